@@ -1,0 +1,235 @@
+"""Find the movies a person names in a message, and how they felt about each.
+
+"I loved The Matrix, Heat was ok, and I didn't like Titanic" holds three mentions:
+``The Matrix`` (5 stars), ``Heat`` (3) and ``Titanic`` (2). A message is cut into
+clauses at commas, "and", "but" and sentence ends; clauses are joined back when
+together they form a known title ("Harry Potter and the Chamber of Secrets"). A
+feeling counts only at the edges of a clause, so that the words of a title stay
+whole: "Good Will Hunting was great" keeps "Good".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# The most mentions read from one message; the rest is named in the answer.
+MAX_MENTIONS = 25
+# Longer messages are cut to this many characters before parsing.
+MAX_CHARS = 2000
+
+# Feeling words, most specific first, each with the stars it stands for.
+_VERB_FEELINGS: list[tuple[str, float | None]] = [
+    (r"(?:did\s*n[o']?t|didnt|do\s*n[o']?t|dont)\s+(?:really\s+)?(?:like|enjoy)", 2.0),
+    (r"(?:was\s*n[o']?t|wasnt)\s+(?:a\s+)?(?:big\s+)?fan\s+of", 2.0),
+    (r"(?:am\s+)?not\s+(?:a\s+)?(?:big\s+)?fan\s+of", 2.0),
+    (r"(?:did\s*n[o']?t|didnt)\s+love", 3.0),
+    (r"(?:really\s+)?(?:hated|hate|loathed|detested|despised)", 1.0),
+    (r"(?:could\s*n[o']?t|couldnt|can\s*n?[o']?t|cant)\s+stand", 1.0),
+    (r"disliked|dislike", 2.0),
+    (r"(?:absolutely\s+|really\s+|totally\s+)?(?:loved|love|adored|adore)", 5.0),
+    (r"really\s+(?:liked|like|enjoyed|enjoy)", 4.5),
+    (r"(?:liked|like|enjoyed|enjoy)", 4.0),
+    (r"(?:re-?)?watched|saw|have\s+seen|ve\s+seen|seen|watch", None),
+]
+_NOT = r"(?:was\s*n[o']?t|wasnt|is\s*n[o']?t|isnt|not)\s+(?:that\s+|very\s+|so\s+)?"
+_ADJECTIVE_FEELINGS: list[tuple[str, float]] = [
+    (
+        r"(?:was\s*n[o']?t|wasnt|is\s*n[o']?t|isnt|not)\s+(?:that\s+|very\s+|so\s+)?bad",
+        3.0,
+    ),
+    (
+        r"(?:was\s*n[o']?t|wasnt|is\s*n[o']?t|isnt|not)\s+(?:that\s+|very\s+|so\s+)?"
+        r"(?:good|great)",
+        2.0,
+    ),
+    (r"(?:my\s+)?(?:all[-\s]time\s+)?(?:favou?rite|fave)(?:\s+movie|\s+film)?", 5.0),
+    (
+        r"amazing|incredible|a\s+masterpiece|masterpiece|fantastic|brilliant|perfect"
+        r"|awesome|outstanding|superb|excellent|the\s+best",
+        5.0,
+    ),
+    (r"great|really\s+good|very\s+good|wonderful|loved\s+it", 4.5),
+    (r"good|fun|enjoyable|nice|solid|liked\s+it|cool", 4.0),
+    (
+        r"ok|okay|o\.k\.|fine|decent|alright|all\s+right|meh|so[-\s]so|average"
+        r"|mediocre|not\s+bad",
+        3.0,
+    ),
+    (r"boring|bad|poor|weak|disappointing|dull|overrated|didn'?t\s+like\s+it", 2.0),
+    (r"terrible|awful|horrible|the\s+worst|worst|garbage|trash|hated\s+it", 1.0),
+]
+_STARS = re.compile(
+    r"[\s,(:\-–—]*(?:(?:i\s+)?(?:rated?|gave)\s+(?:it\s+)?)?"
+    r"(?P<stars>[0-5](?:[.,]5)?)\s*(?:/\s*5|out\s+of\s+5|stars?|★)\)?\s*$",
+    re.IGNORECASE,
+)
+_STAR_SYMBOLS = re.compile(r"[\s,(:\-–—]*(?P<symbols>★{1,5}(?:½)?)\)?\s*$")
+
+_SUBJECT = (
+    r"(?:(?:i|we)(?:'ve|'d)?\s+)?(?:(?:have|ve|had|just|also|really|totally|kinda)\s+)*"
+)
+_COPULA = (
+    r"(?:\s*[,:\-–—=]\s*|\s+)(?:(?:which|that|and\s+it|it|this\s+one|this|"
+    r"they|both|all)\s+)*(?:(?:was|is|were|are|s)\s+)?(?:(?:both|all|really|very"
+    r"|pretty|quite|so|just|kind\s+of|kinda|sort\s+of|absolutely|totally)\s+)*"
+)
+_PREFIX_FEELINGS = [
+    (re.compile(rf"^{_SUBJECT}(?:{pattern})\s+", re.IGNORECASE), stars)
+    for pattern, stars in _VERB_FEELINGS
+]
+_SUFFIX_FEELINGS = [
+    (re.compile(rf"{_COPULA}(?:{pattern})\s*[!.]*$", re.IGNORECASE), stars)
+    for pattern, stars in _ADJECTIVE_FEELINGS
+]
+_PLURAL = re.compile(r"\b(?:were|are|both|all|they)\b", re.IGNORECASE)
+
+_SEPARATOR = re.compile(
+    r"(\s*(?:[,;\n]|[.!?](?:\s+|$)|\s+(?:and|but|also|plus|then|as\s+well\s+as)\s+)\s*)",
+    re.IGNORECASE,
+)
+_LEADING_FILLER = re.compile(
+    r"^(?:(?:and|but|also|plus|then|oh|so|well|too|yes|yeah|lately|recently|actually|"
+    r"hmm+|honestly|i\s+think|i\s+guess|anyway|ok\s+so|okay\s+so|"
+    r"yesterday|today|last\s+night|the\s+movie|the\s+film|movie|film)\b[\s,:]*)+",
+    re.IGNORECASE,
+)
+_TRAILING_FILLER = re.compile(
+    r"(?:[\s,]+(?:too|as\s+well|also|a\s+lot|lol|haha|very\s+much|so\s+much|"
+    r"yesterday|last\s+night|recently|again|movie|film))+[\s!.?]*$",
+    re.IGNORECASE,
+)
+_QUOTES = re.compile(r"^[\"'“”‘’«»\s]+|[\"'“”‘’«»\s]+$")
+# Emoji, pictographs and other symbols carry no title; they go before parsing.
+_SYMBOLS = re.compile(
+    r"[\U0001F000-\U0001FAFF\u2600-\u2604\u2606-\u26FF\u2700-\u27BF\uFE0F\u200D\u2B00-\u2BFF]"
+)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One movie named in a message."""
+
+    title: str  # as the person wrote it, feeling words removed
+    rating: float | None  # 0.5-5 stars, None when only "watched"
+    feeling: str | None  # the words that gave the rating, e.g. "loved"
+    # True when the feeling came before the title ("I loved X"), so that it
+    # carries on to titles named right after it ("I loved X and Y").
+    leading: bool = False
+
+
+def parse_mentions(
+    message: str, is_title: Callable[[str], bool] = lambda _: False
+) -> tuple[list[Mention], bool]:
+    """Split ``message`` into mentions.
+
+    ``is_title`` tells whether a piece of text is a known title; it keeps titles
+    that contain "and" or a comma whole. Returns the mentions and whether the
+    message held more than :data:`MAX_MENTIONS` (or :data:`MAX_CHARS`).
+    """
+    text = _SYMBOLS.sub(" ", message[:MAX_CHARS]).replace("’", "'")
+    truncated = len(message) > MAX_CHARS
+    pieces = _SEPARATOR.split(text)
+    clauses, separators = pieces[0::2], pieces[1::2]
+
+    mentions: list[Mention] = []
+    i = 0
+    while i < len(clauses):
+        # Join a clause with the next ones while together they form a title.
+        end = i
+        for j in range(min(len(clauses), i + 6) - 1, i, -1):
+            joined = _join(clauses, separators, i, j)
+            if is_title(_parse_clause(joined).title):
+                end = j
+                break
+        mention = _parse_clause(_join(clauses, separators, i, end), is_title)
+        i = end + 1
+        if mention.title and not _is_noise(mention.title):
+            mentions.append(mention)
+
+    mentions = _share_feelings(mentions)
+    if len(mentions) > MAX_MENTIONS:
+        return mentions[:MAX_MENTIONS], True
+    return mentions, truncated
+
+
+def _join(clauses: list[str], separators: list[str], start: int, end: int) -> str:
+    parts = [clauses[start]]
+    for k in range(start, end):
+        parts += [separators[k], clauses[k + 1]]
+    return "".join(parts)
+
+
+def _parse_clause(
+    clause: str, is_title: Callable[[str], bool] = lambda _: False
+) -> Mention:
+    text = _QUOTES.sub("", clause.strip())
+    rating: float | None = None
+    feeling: str | None = None
+    leading = False
+    stars = _STARS.search(text) or _STAR_SYMBOLS.search(text)
+    if stars and stars.start() > 0:
+        if stars.groupdict().get("stars"):
+            rating = float(stars["stars"].replace(",", "."))
+        else:
+            symbols = stars["symbols"]
+            rating = symbols.count("★") + (0.5 if "½" in symbols else 0.0)
+        feeling = f"{_format_stars(rating)} stars"
+        text = text[: stars.start()]
+
+    # A whole title is never cut for feelings: "Love Actually", "Good Will Hunting".
+    if is_title(text):
+        return Mention(text.strip(), rating, feeling)
+    text = _LEADING_FILLER.sub("", text)
+
+    for pattern, value in _PREFIX_FEELINGS:
+        found = pattern.match(text)
+        if found and found.end() < len(text):
+            if rating is None and value is not None:
+                rating, feeling = value, found.group(0).strip()
+                leading = True
+            text = text[found.end() :]
+            break
+
+    if rating is None:
+        for pattern, value in _SUFFIX_FEELINGS:
+            found = pattern.search(text)
+            if found and found.start() > 0:
+                rating, feeling = value, found.group(0).strip(" ,:-–—=")
+                text = text[: found.start()]
+                break
+
+    text = _LEADING_FILLER.sub("", text.strip())
+    text = _TRAILING_FILLER.sub("", text)
+    return Mention(_QUOTES.sub("", text).strip(" ,.!?:;-"), rating, feeling, leading)
+
+
+def _share_feelings(mentions: list[Mention]) -> list[Mention]:
+    """ "I loved Heat and Up" rates both; "Heat and Up were great" too."""
+    shared: list[Mention] = []
+    for mention in mentions:
+        if mention.rating is None and shared and shared[-1].leading:
+            previous = shared[-1]
+            mention = Mention(mention.title, previous.rating, previous.feeling, True)
+        shared.append(mention)
+    if (
+        shared
+        and shared[-1].rating is not None
+        and _PLURAL.search(shared[-1].feeling or "")
+    ):
+        last = shared[-1]
+        shared = [
+            Mention(m.title, last.rating, last.feeling) if m.rating is None else m
+            for m in shared
+        ]
+    return shared
+
+
+def _is_noise(title: str) -> bool:
+    """A clause left with no letters or digits names no movie."""
+    return not re.search(r"\w", title)
+
+
+def _format_stars(rating: float) -> str:
+    return f"{rating:g}"

@@ -1,0 +1,175 @@
+"""Title matching and mention parsing: the quirks people and MovieLens bring."""
+
+from __future__ import annotations
+
+import pytest
+
+from recommender.catalog import Catalog, MatchKind, split_year
+from recommender.mentions import MAX_MENTIONS, parse_mentions
+from recommender.movielens import load_movielens
+from recommender.titles import display_title, front_article, normalize, split_alternatives
+from recommender.train import build_catalog
+from tests.conftest import REAL_DATA
+
+
+@pytest.fixture(scope="module")
+def catalog(tiny_movielens) -> Catalog:
+    return Catalog(build_catalog(load_movielens(tiny_movielens)))
+
+
+@pytest.fixture(scope="module")
+def real_catalog() -> Catalog:
+    return Catalog(build_catalog(load_movielens(REAL_DATA)))
+
+
+def test_normalize_folds_case_accents_symbols_and_numerals():
+    assert normalize("Amélie & Nino: Part II!") == "amelie and nino part 2"
+    assert normalize("ROCKY  2") == normalize("Rocky II")
+    assert normalize("Schindler's List") == "schindlers list"
+    assert normalize("🍿🎬") == ""
+
+
+def test_titles_as_movielens_writes_them():
+    assert front_article("Matrix, The") == "The Matrix"
+    assert front_article("Fabuleux destin d'Amélie Poulain, Le").startswith("Le ")
+    assert split_alternatives("Seven (a.k.a. Se7en)") == ("Seven", ["Se7en"])
+    assert split_alternatives("(500) Days of Summer") == ("(500) Days of Summer", [])
+    assert display_title("Godfather: Part II, The", 1974) == "The Godfather: Part II (1974)"
+
+
+@pytest.mark.parametrize(
+    ("query", "movie_id"),
+    [
+        ("The Matrix", 1),  # article in front
+        ("matrix", 1),  # article missing
+        ("Matrix, The", 1),  # as MovieLens writes it
+        ("tHe MaTrIx", 1),  # case
+        ("Amélie", 9),
+        ("amelie", 9),  # accents
+        ("Le fabuleux destin d'Amelie Poulain", 9),  # alternative title
+        ("Se7en", 8),
+        ("Seven", 8),
+        ("Incepton", 10),  # typo
+        ("pulp fictoin", 21),
+        ("Heat 1995", 2),  # year given by the person
+        ("Heat (1995)", 2),
+        ("The Heat 2013", 3),
+        ("Rocky 2", 12),  # numerals
+        ("Rocky II", 12),
+        ("Godfather 2", 24),  # numeral, article and subtitle
+        ("Shawshank", 25),  # a distinctive word of a longer title
+        ("Up", 13),  # short titles match only exactly
+        ("Her", 14),
+        ("I, Robot", 26),
+    ],
+)
+def test_match_quirks(catalog, query, movie_id):
+    match = catalog.match(query)
+    assert match.kind is MatchKind.MATCHED, match
+    assert match.movie.movie_id == movie_id
+
+
+def test_same_title_asks_which_one(catalog):
+    match = catalog.match("Sabrina")
+    assert match.kind is MatchKind.AMBIGUOUS
+    assert [m.year for m in match.candidates] == [1954, 1995]
+
+
+def test_far_better_known_movie_is_taken_and_others_named(catalog):
+    match = catalog.match("Titanic")
+    assert match.kind is MatchKind.MATCHED and match.movie.year == 1997
+    assert [m.year for m in match.others] == [1953]
+
+
+def test_unknown_title_gets_closest(catalog):
+    match = catalog.match("Alienz from Mars")
+    assert match.kind is MatchKind.NOT_FOUND
+    assert match.candidates and all(m.movie_id in catalog for m in match.candidates)
+    assert catalog.match("qwzxv").kind is MatchKind.NOT_FOUND
+    assert catalog.match("").kind is MatchKind.NOT_FOUND
+    assert catalog.match("😀😀").kind is MatchKind.NOT_FOUND
+
+
+def test_split_year():
+    assert split_year("Heat 1995") == ("Heat", 1995)
+    assert split_year("Heat from 1995") == ("Heat", 1995)
+    assert split_year("1995") == ("1995", None)
+
+
+def _parsed(catalog, message):
+    mentions, truncated = parse_mentions(message, catalog.is_title)
+    return [(m.title, m.rating) for m in mentions], truncated
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "I loved The Matrix, Heat was ok, and I didn't like Titanic",
+            [("The Matrix", 5.0), ("Heat", 3.0), ("Titanic", 2.0)],
+        ),
+        ("I watched Inception", [("Inception", None)]),
+        ("hated titanic", [("titanic", 1.0)]),
+        ("I really liked Up", [("Up", 4.5)]),
+        ("Fargo 4/5", [("Fargo", 4.0)]),
+        ("Jaws - 3.5 stars", [("Jaws", 3.5)]),
+        ("Heat ★★★★", [("Heat", 4.0)]),
+        ("Alien was meh", [("Alien", 3.0)]),
+        ("Rocky 2 wasn't bad", [("Rocky 2", 3.0)]),
+        ("Casablanca is my favorite movie", [("Casablanca", 5.0)]),
+        # A feeling word inside a title stays in the title.
+        ("I loved Love Actually", [("Love Actually", 5.0)]),
+        ("Good Will Hunting was great", [("Good Will Hunting", 4.5)]),
+        # "and" and commas inside a known title keep it whole.
+        (
+            "I watched Harry Potter and the Chamber of Secrets and Up",
+            [("Harry Potter and the Chamber of Secrets", None), ("Up", None)],
+        ),
+        ("I, Robot was boring", [("I, Robot", 2.0)]),
+        # One feeling for several titles.
+        ("I loved Heat and Up", [("Heat", 5.0), ("Up", 5.0)]),
+        ("Heat and Up were both great", [("Heat", 4.5), ("Up", 4.5)]),
+        ("Incepton was amazing!! 😍🍿", [("Incepton", 5.0)]),
+        ("", []),
+        ("   ", []),
+        ("🍿🍿🍿", []),
+    ],
+)
+def test_parse_mentions(catalog, message, expected):
+    assert _parsed(catalog, message) == (expected, False)
+
+
+def test_huge_message_is_cut_and_said(catalog):
+    mentions, truncated = parse_mentions("Heat, " * 1000, catalog.is_title)
+    assert truncated
+    assert len(mentions) <= MAX_MENTIONS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("The Matrix", "The Matrix (1999)"),
+        ("Matrix, The", "The Matrix (1999)"),
+        ("se7en", "Seven (1995)"),
+        ("Amélie", "Amelie (2001)"),
+        ("Incepton", "Inception (2010)"),
+        ("Heat 1995", "Heat (1995)"),
+        ("Rocky 2", "Rocky II (1979)"),
+        ("Up", "Up (2009)"),
+        ("Her", "Her (2013)"),
+        ("Shawshank", "The Shawshank Redemption (1994)"),
+        ("Godfather 2", "The Godfather: Part II (1974)"),
+    ],
+)
+def test_real_catalogue(real_catalog, query, expected):
+    match = real_catalog.match(query)
+    assert match.kind is MatchKind.MATCHED, match
+    assert match.movie.display == expected
+
+
+@pytest.mark.slow
+def test_real_catalogue_sabrina_is_ambiguous(real_catalog):
+    match = real_catalog.match("Sabrina")
+    assert match.kind is MatchKind.AMBIGUOUS
+    assert {m.display for m in match.candidates} == {"Sabrina (1954)", "Sabrina (1995)"}
