@@ -8,9 +8,9 @@ not trained, database down): the person is told, and nothing they said is lost.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -43,11 +43,14 @@ def store() -> ProfileStore:
     return ProfileStore()
 
 
-class MovieAction(Action):
-    """Runs the work off the event loop and turns failures into a plain answer."""
+class MovieAction(Action, abc.ABC):
+    """Runs the work off the event loop and turns failures into a plain answer.
 
-    def name(self) -> str:
-        raise NotImplementedError
+    Abstract, so that the action server registers only its subclasses.
+    """
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
 
     async def run(
         self,
@@ -71,8 +74,9 @@ class MovieAction(Action):
             )
         return []
 
+    @abc.abstractmethod
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
-        raise NotImplementedError
+        """Reply through ``dispatcher``; return the events to apply."""
 
 
 class ActionRecordMovies(MovieAction):
@@ -150,23 +154,27 @@ class ActionRecordMovies(MovieAction):
                     continue
                 said[movie.movie_id] = len(lines)
                 line = self._save(sender, movie, mention.rating)
-                if match.others:
-                    others = ", ".join(m.display for m in match.others[:3])
-                    line += f" (not {others}? add the year, e.g. “{mention.title} "
-                    line += f"{match.others[0].year}”)"
+                if match.others and "already in your profile" not in line:
+                    other = match.others[0]
+                    line += f" (not {other.display}? add the year, e.g. "
+                    line += f"“{mention.title} {other.year}”)"
                 lines.append(line)
             elif match.kind is MatchKind.AMBIGUOUS:
                 ids = [m.movie_id for m in match.candidates]
                 if not any(p["options"] == ids for p in pending):
                     pending.append(
-                        {"query": mention.title, "rating": mention.rating, "options": ids}
+                        {
+                            "query": mention.title,
+                            "rating": mention.rating,
+                            "options": ids,
+                        }
                     )
             else:
                 lines.append(replies.closest(mention.title, list(match.candidates)))
         if truncated:
             lines.append(
-                f"That was a long message: I read the first {MAX_MENTIONS} titles "
-                "in it. Send the rest in another message."
+                "That was a long message: I read only its first part (at most "
+                f"{MAX_MENTIONS} titles). Send the rest in another message."
             )
         return lines
 
@@ -181,7 +189,8 @@ class ActionRecordMovies(MovieAction):
         if saved.change is Change.UPDATED:
             before = replies.feeling(saved.previous_rating)
             return f"✓ {movie.display}: {replies.feeling(saved.rating)} (was {before})"
-        return f"✓ {movie.display}: already in your profile, {replies.feeling(saved.rating)}"
+        now = replies.feeling(saved.rating)
+        return f"✓ {movie.display}: already in your profile, {now}"
 
     def _ask(self, dispatcher: CollectingDispatcher, question: dict) -> None:
         catalog = recommender().catalog
@@ -190,7 +199,9 @@ class ActionRecordMovies(MovieAction):
             {"title": m.display, "payload": f'/choose_movie{{"choice": "{i}"}}'}
             for i, m in enumerate(options, start=1)
         ]
-        buttons.append({"title": "None of these", "payload": '/choose_movie{"choice": "none"}'})
+        buttons.append(
+            {"title": "None of these", "payload": '/choose_movie{"choice": "none"}'}
+        )
         dispatcher.utter_message(
             text=replies.choice_question(question["query"], options), buttons=buttons
         )
@@ -260,14 +271,18 @@ class ActionShowProfile(MovieAction):
         catalog = recommender().catalog
         history = store().history(tracker.sender_id)
         if not history:
-            dispatcher.utter_message(text="Your profile is empty: tell me a movie you watched.")
+            dispatcher.utter_message(
+                text="Your profile is empty: tell me a movie you watched."
+            )
             return []
         lines = [
             f"{i}. {catalog[e.movie_id].display}: {replies.feeling(e.rating)}"
             for i, e in enumerate(history, start=1)
             if e.movie_id in catalog
         ]
-        dispatcher.utter_message(text="Your movies, in the order you told me:\n" + "\n".join(lines))
+        dispatcher.utter_message(
+            text="Your movies, in the order you told me:\n" + "\n".join(lines)
+        )
         return []
 
 
@@ -281,7 +296,3 @@ class ActionForgetMe(MovieAction):
             text=f"Done: I deleted your profile ({removed} movies). We start afresh."
         )
         return [SlotSet(PENDING, None)]
-
-
-def _unused(_: Callable) -> None:  # pragma: no cover
-    pass

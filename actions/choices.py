@@ -19,7 +19,9 @@ _ORDINALS = {
     "third": 3, "3rd": 3, "three": 3, "fourth": 4, "4th": 4, "four": 4,
     "fifth": 5, "5th": 5, "five": 5,
 }  # fmt: skip
-_NUMBER = re.compile(r"^\s*(?:#|no\.?|number|option|nr\.?)?\s*(\d{1,2})\s*[.)]?\s*\W*$", re.I)
+_NUMBER = re.compile(
+    r"^\s*(?:#|no\.?|number|option|nr\.?)?\s*(\d{1,2})\s*[.)]?\s*\W*$", re.I
+)
 _CANCEL = re.compile(
     r"^\s*(?:none|neither|nope|no|cancel|skip|never\s*mind|nevermind|forget it|"
     r"none of (?:them|those|these))\b",

@@ -52,8 +52,15 @@ def choice_question(query: str, options: list[Movie]) -> str:
     )
 
 
+def quoted(text: str, limit: int = 60) -> str:
+    """A piece of what the person wrote, cut to fit in a sentence."""
+    text = " ".join(text.split())
+    return f"“{text[: limit - 1]}…”" if len(text) > limit else f"“{text}”"
+
+
 def closest(query: str, options: list[Movie]) -> str:
+    query = quoted(query)
     if not options:
-        return f"I couldn't find “{query}” in the MovieLens catalogue."
+        return f"I couldn't find {query} in the MovieLens catalogue."
     names = ", ".join(m.display for m in options)
-    return f"I couldn't find “{query}” in the MovieLens catalogue. Closest: {names}."
+    return f"I couldn't find {query} in the MovieLens catalogue. Closest: {names}."

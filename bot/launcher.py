@@ -59,11 +59,19 @@ def start_actions(port: int, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
 
-def wait_until_up(url: str, process: subprocess.Popen, what: str) -> None:
+class Interrupted(RuntimeError):
+    """Ctrl-C or SIGTERM arrived while starting."""
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen, what: str, stopping=lambda: False
+) -> None:
     """Poll ``url`` until it answers; fail early if ``process`` died."""
     deadline = time.monotonic() + START_TIMEOUT
     announced = False
     while time.monotonic() < deadline:
+        if stopping():
+            raise Interrupted(f"stopped while waiting for the {what}")
         if process.poll() is not None:
             raise RuntimeError(f"the {what} exited with code {process.returncode}")
         try:
@@ -79,18 +87,27 @@ def wait_until_up(url: str, process: subprocess.Popen, what: str) -> None:
 
 
 def stop(process: subprocess.Popen | None, what: str) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after a grace time."""
-    if process is None or process.poll() is not None:
+    """SIGTERM the server, then SIGKILL whatever of its group is left.
+
+    The server gets the signal alone first: the action server's Sanic manager
+    shuts its own workers down, and fails if they are killed under it.
+    """
+    if process is None:
         return
-    logger.info("stopping the %s", what)
+    if process.poll() is None:
+        logger.info("stopping the %s", what)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            logger.warning(
+                "the %s did not stop in %.0f s; killing it", what, STOP_TIMEOUT
+            )
     try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
     except ProcessLookupError:
-        pass
+        pass  # the whole group is gone already
+    process.wait()
 
 
 def rasa_command(*args: str) -> list[str]:
@@ -120,7 +137,9 @@ def serve(rasa_port: int, action_port: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         actions = start_actions(action_port, env)
-        wait_until_up(f"http://localhost:{action_port}/health", actions, "action server")
+        wait_until_up(
+            f"http://localhost:{action_port}/health", actions, "action server"
+        )
         command = rasa_command(
             "run",
             "--port",
@@ -132,7 +151,9 @@ def serve(rasa_port: int, action_port: int) -> int:
         )
         logger.info("starting the Rasa server on port %d", rasa_port)
         rasa = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-        wait_until_up(f"http://localhost:{rasa_port}/", rasa, "Rasa server")
+        wait_until_up(
+            f"http://localhost:{rasa_port}/", rasa, "Rasa server", lambda: stopping
+        )
         logger.info(
             "MovieBot is ready: REST at http://localhost:%d/webhooks/rest/webhook, "
             "socket.io at http://localhost:%d/socket.io. Ctrl-C stops both servers.",
@@ -145,6 +166,9 @@ def serve(rasa_port: int, action_port: int) -> int:
                     logger.error("the %s exited with code %s", what, process.returncode)
                     return 1
             time.sleep(0.5)
+        return 0
+    except Interrupted as error:
+        logger.info("%s", error)
         return 0
     except RuntimeError as error:
         logger.error("%s", error)
@@ -159,7 +183,9 @@ def chat(action_port: int, conversation_id: str) -> int:
     actions = None
     try:
         actions = start_actions(action_port, env)
-        wait_until_up(f"http://localhost:{action_port}/health", actions, "action server")
+        wait_until_up(
+            f"http://localhost:{action_port}/health", actions, "action server"
+        )
         command = rasa_command("shell", "--conversation-id", conversation_id)
         logger.info("starting the chat as %r (type /stop to leave)", conversation_id)
         # The shell owns the terminal: Ctrl-C goes to it, not to us.

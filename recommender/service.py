@@ -116,7 +116,9 @@ class Recommender:
     ) -> Picks:
         """The unseen movies the autoencoder predicts the person rates highest."""
         known = {m: r for m, r in ratings.items() if m in self.catalog}
-        ranked = self.autoencoder.recommend(known, k=k, exclude=set(exclude) | set(known))
+        ranked = self.autoencoder.recommend(
+            known, k=k, exclude=set(exclude) | set(known)
+        )
         return Picks(AUTOENCODER, self._picks(ranked))
 
     def popular(self, k: int = 10, exclude: Iterable[int] = ()) -> Picks:

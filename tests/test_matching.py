@@ -7,7 +7,12 @@ import pytest
 from recommender.catalog import Catalog, MatchKind, split_year
 from recommender.mentions import MAX_MENTIONS, parse_mentions
 from recommender.movielens import load_movielens
-from recommender.titles import display_title, front_article, normalize, split_alternatives
+from recommender.titles import (
+    display_title,
+    front_article,
+    normalize,
+    split_alternatives,
+)
 from recommender.train import build_catalog
 from tests.conftest import REAL_DATA
 
@@ -34,7 +39,10 @@ def test_titles_as_movielens_writes_them():
     assert front_article("Fabuleux destin d'Amélie Poulain, Le").startswith("Le ")
     assert split_alternatives("Seven (a.k.a. Se7en)") == ("Seven", ["Se7en"])
     assert split_alternatives("(500) Days of Summer") == ("(500) Days of Summer", [])
-    assert display_title("Godfather: Part II, The", 1974) == "The Godfather: Part II (1974)"
+    assert (
+        display_title("Godfather: Part II, The", 1974)
+        == "The Godfather: Part II (1974)"
+    )
 
 
 @pytest.mark.parametrize(

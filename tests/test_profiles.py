@@ -26,7 +26,11 @@ def test_naming_a_movie_again_updates_rating_but_not_order(store):
     store.save("ann", 1, 3.0)
     store.save("ann", 2, 4.0)
     saved = store.save("ann", 1, 5.0)
-    assert (saved.change, saved.rating, saved.previous_rating) == (Change.UPDATED, 5.0, 3.0)
+    assert (saved.change, saved.rating, saved.previous_rating) == (
+        Change.UPDATED,
+        5.0,
+        3.0,
+    )
     # A later mention without a feeling keeps the rating.
     assert store.save("ann", 1, None).change is Change.UNCHANGED
     assert store.history("ann") == [Entry(1, 5.0, 1), Entry(2, 4.0, 2)]
@@ -65,7 +69,7 @@ def test_sender_ids_that_look_like_sql_are_just_text(store):
 
 @pytest.mark.parametrize("rating", [0.0, 5.5, -1.0])
 def test_rating_out_of_range_is_refused(store, rating):
-    with pytest.raises(ValueError, match="0.5 to 5"):
+    with pytest.raises(ValueError, match=r"0\.5 to 5"):
         store.save("ann", 1, rating)
     assert store.history("ann") == []
 

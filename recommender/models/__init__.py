@@ -1,0 +1,1 @@
+"""The two PyTorch recommenders and the baselines they are judged against."""

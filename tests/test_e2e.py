@@ -1,0 +1,226 @@
+"""A whole conversation over REST with both real servers, including a restart.
+
+The recommender models are trained on the real ml-latest-small (few epochs, so
+that the test stays short; cached between runs until the data or code settings
+change), the Rasa model is the one `make train` builds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RASA_MODEL = ROOT / "models" / "moviebot.tar.gz"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def real_artifacts(real_data_dir) -> Path:
+    out = ROOT / ".cache" / "test-artifacts"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recommender.train",
+            "--data",
+            str(real_data_dir),
+            "--out",
+            str(out),
+            "--gru-epochs",
+            "3",
+            "--ae-epochs",
+            "10",
+            "--quiet",
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_data_dir() -> Path:
+    from tests.conftest import REAL_DATA
+
+    assert (REAL_DATA / "ratings.csv").exists(), (
+        f"no MovieLens test data at {REAL_DATA}"
+    )
+    return REAL_DATA
+
+
+class Bot:
+    """`python -m bot.launcher serve` as `make serve` runs it, on free ports."""
+
+    def __init__(self, artifacts: Path, state: Path):
+        if not RASA_MODEL.exists() or not RASA_PYTHON.exists():
+            pytest.fail("run `make install rasa-model` first (make test does)")
+        self.rasa_port, self.action_port = free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "MOVIEBOT_ARTIFACTS": str(artifacts),
+            "DATABASE_URL": f"sqlite:///{state / 'profiles.db'}",
+            "TRACKER_DB": str(state / "tracker.db"),
+        }
+        self.env.pop("ACTION_ENDPOINT_URL", None)
+        self.log = state / "servers.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(RASA_PYTHON),
+                    "-m",
+                    "bot.launcher",
+                    "serve",
+                    "--port",
+                    str(self.rasa_port),
+                    "--action-port",
+                    str(self.action_port),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            if "MovieBot is ready" in self.log.read_text()[offset:]:
+                return
+            time.sleep(1)
+        pytest.fail(
+            "the servers did not start in 240 s:\n" + self.log.read_text()[-3000:]
+        )
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(60)
+
+    def say(self, sender: str, text: str) -> list[dict]:
+        body = json.dumps({"sender": sender, "message": text}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/webhook",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def text(self, sender: str, text: str) -> str:
+        return "\n".join(m.get("text", "") for m in self.say(sender, text))
+
+
+@pytest.fixture
+def bot(real_artifacts, tmp_path):
+    bot = Bot(real_artifacts, tmp_path)
+    bot.start()
+    yield bot
+    bot.stop()
+    log = bot.log.read_text()
+    assert "Traceback" not in log, log[-5000:]
+
+
+def picks(reply: str) -> list[str]:
+    return [line.split(". ", 1)[1] for line in reply.splitlines() if line[:1].isdigit()]
+
+
+def test_whole_conversation_with_a_restart(bot):
+    me = "e2e-person"
+    assert "MovieBot" in bot.text(me, "hello")
+
+    reply = bot.text(me, "I loved The Matrix, Heat was ok, and I didn't like Titanic")
+    assert "The Matrix (1999): loved (5★)" in reply
+    assert "Heat (1995): ok (3★)" in reply
+    assert "Titanic (1997): didn't like (2★)" in reply
+
+    messages = bot.say(me, "I really liked Sabrina")
+    question = messages[-1]
+    assert "Which “Sabrina” did you mean?" in question["text"]
+    titles = [b["title"] for b in question["buttons"]]
+    assert titles[:2] == ["Sabrina (1954)", "Sabrina (1995)"]
+    # Pressing a button sends its payload.
+    assert "Sabrina (1995): really liked" in bot.text(
+        me, question["buttons"][1]["payload"]
+    )
+
+    reply = bot.text(me, "Incepton was amazing, Rocky 2 wasn't bad")
+    assert "Inception (2010): loved (5★)" in reply
+    assert "Rocky II (1979): ok (3★)" in reply
+
+    assert "couldn't find “Zzyzx Qwerty Flarp”" in bot.text(
+        me, "I saw Zzyzx Qwerty Flarp"
+    )
+
+    seen = [
+        "The Matrix",
+        "Heat (1995)",
+        "Titanic (1997)",
+        "Sabrina (1995)",
+        "Inception",
+    ]
+    reply = bot.text(me, "what should I watch next?")
+    assert "GRU" in reply
+    assert len(picks(reply)) >= 5
+    assert not any(title in pick for pick in picks(reply) for title in seen)
+
+    reply = bot.text(me, "what is best for me?")
+    assert "autoencoder" in reply
+    assert len(picks(reply)) >= 5
+    assert not any(title in pick for pick in picks(reply) for title in seen)
+
+    assert "I got no words there" in bot.text(me, "")
+    assert "I got no words there" in bot.text(me, "😀🎬🍿")
+    reply = bot.text(me, "x" * 5000)
+    assert "couldn't find “xxx" in reply and "long message" in reply
+    reply = bot.text(me, "'; DROP TABLE watched_movies; --")
+    assert "couldn't find" in reply or "Sorry, I didn't get that" in reply
+    # Nothing was lost.
+    assert "Heat (1995): already in your profile, ok (3★)" in bot.text(
+        me, "Heat was ok"
+    )
+
+    # Both servers stop on SIGTERM, and nothing is left listening.
+    bot.stop()
+    assert bot.process.returncode == 0
+    assert not port_open(bot.rasa_port) and not port_open(bot.action_port)
+
+    bot.start()
+    reply = bot.text(me, "what should I watch next?")
+    assert "your 6 movies" in reply
+    assert len(picks(reply)) >= 5
+    profile = bot.text(me, "show my movies")
+    assert "Sabrina (1995)" in profile and "The Matrix (1999)" in profile
+
+
+def test_a_new_person_gets_help_before_recommendations(bot):
+    reply = bot.text("e2e-newcomer", "what is best for me?")
+    assert "needs at least 5 rated movies" in reply
+    assert len(picks(reply)) >= 5
