@@ -226,7 +226,7 @@ class ActionRecommendNext(MovieAction):
             return []
         picks = model.next_movies(history, PICKS)
         dispatcher.utter_message(
-            text=f"Watch next — from the {picks.model} (GRU), which reads the order of "
+            text=f"Watch next — from the {picks.model}, which reads the order of "
             f"your {len(history)} movie{'s' if len(history) != 1 else ''}:\n"
             f"{replies.pick_list(picks)}"
         )

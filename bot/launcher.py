@@ -41,11 +41,16 @@ def environment(action_port: int) -> dict[str, str]:
     env.setdefault("TRACKER_DB", str(ROOT / "var" / "rasa-tracker.db"))
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Rasa 3.6 and its libraries warn about their own deprecations at every start,
+    # and rasa-sdk about its version; none of it is for the person chatting.
+    env.setdefault("PYTHONWARNINGS", "ignore")
     (ROOT / "var").mkdir(exist_ok=True)
     return env
 
 
-def start_actions(port: int, env: dict[str, str]) -> subprocess.Popen:
+def start_actions(
+    port: int, env: dict[str, str], log: Path | None = None
+) -> subprocess.Popen:
     command = [
         str(ACTIONS_VENV / "bin" / "python"),
         "-m",
@@ -56,7 +61,20 @@ def start_actions(port: int, env: dict[str, str]) -> subprocess.Popen:
         str(port),
     ]
     logger.info("starting the action server on port %d", port)
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    if log is None:
+        return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    logger.info(
+        "its log goes to %s", log.relative_to(ROOT) if log.is_relative_to(ROOT) else log
+    )
+    with log.open("a") as output:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 class Interrupted(RuntimeError):

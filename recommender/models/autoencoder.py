@@ -42,7 +42,7 @@ MIN_RATING, MAX_RATING = 0.5, 5.0
 
 @dataclass
 class AutoencoderConfig:
-    layers: tuple[int, ...] = (256, 128)  # encoder widths; the decoder mirrors them
+    layers: tuple[int, ...] = (512,)  # encoder widths; the decoder mirrors them
     dropout: float = 0.8  # dropout on the code (the narrowest layer)
     hide: float = 0.25  # share of a user's observed ratings hidden from each input
     visible_weight: float = 0.1  # loss weight of visible ratings (hidden ones: 1)
@@ -50,8 +50,8 @@ class AutoencoderConfig:
     reg_user: float = 5.0  # shrinkage of the user bias computed from the input
     reg_item: float = 5.0  # shrinkage of the movie biases learned in fit
     batch_size: int = 32  # users per optimiser step
-    epochs: int = 60  # passes over all users
-    lr: float = 1e-3  # Adam learning rate
+    epochs: int = 30  # passes over all users
+    lr: float = 1e-4  # Adam learning rate
     weight_decay: float = 1e-4  # Adam L2 penalty
     min_ratings: int = 5  # known rated movies needed before predict answers
     seed: int = 0  # seeds weight init, dropout, hiding and shuffling
@@ -283,8 +283,8 @@ class AutoencoderRecommender:
         vals = torch.tensor([float(ratings[m]) for m in known], dtype=torch.float32)
         if not torch.isfinite(vals).all() or (vals < 0).any() or (vals > 10).any():
             raise ModelError(
-                "ratings must be finite numbers on the 0.5..5 scale, "
-                f"got {vals.tolist()}"
+                "ratings must be finite numbers between 0 and 10 (MovieLens uses "
+                f"0.5..5), got {vals.tolist()}"
             )
         dense, observed = self._dense([(torch.tensor(idx), vals)])
         x, _, user_bias = self._residuals(dense, observed, observed)

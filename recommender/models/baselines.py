@@ -62,8 +62,8 @@ class PopularityRecommender:
 
 @dataclass
 class BiasConfig:
-    reg_user: float = 5.0  # shrinks user biases towards zero (ratings' worth)
-    reg_item: float = 5.0  # shrinks movie biases towards zero (ratings' worth)
+    reg_user: float = 10.0  # shrinks user biases towards zero (ratings' worth)
+    reg_item: float = 3.0  # shrinks movie biases towards zero (ratings' worth)
     sweeps: int = 10  # alternating least-squares sweeps over users then movies
 
     def __post_init__(self) -> None:
