@@ -4,6 +4,8 @@ trained on it in seconds."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +120,17 @@ def tiny_artifacts(tiny_movielens, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def real_artifacts(real_data) -> Path:
+    """Both models trained on the real ml-latest-small by the training command,
+    as `make train` trains them; kept in .cache/ and skipped when up to date."""
+    out = Path(__file__).resolve().parents[1] / ".cache" / "test-artifacts"
+    command = [sys.executable, "-m", "recommender.train", "--data", str(real_data)]
+    subprocess.run([*command, "--out", str(out), "--quiet"], check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
 def real_data() -> Path:
     if not (REAL_DATA / "ratings.csv").exists():
         pytest.fail(

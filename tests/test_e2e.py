@@ -1,8 +1,8 @@
 """A whole conversation over REST with both real servers, including a restart.
 
-The recommender models are trained on the real ml-latest-small (few epochs, so
-that the test stays short; cached between runs until the data or code settings
-change), the Rasa model is the one `make train` builds.
+The recommender models are trained on the real ml-latest-small with the settings
+the product uses (see the ``real_artifacts`` fixture); the Rasa model is the one
+`make train` builds.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -36,40 +35,6 @@ def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@pytest.fixture(scope="module")
-def real_artifacts(real_data_dir) -> Path:
-    out = ROOT / ".cache" / "test-artifacts"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "recommender.train",
-            "--data",
-            str(real_data_dir),
-            "--out",
-            str(out),
-            "--gru-epochs",
-            "3",
-            "--ae-epochs",
-            "10",
-            "--quiet",
-        ],
-        check=True,
-        cwd=ROOT,
-    )
-    return out
-
-
-@pytest.fixture(scope="module")
-def real_data_dir() -> Path:
-    from tests.conftest import REAL_DATA
-
-    assert (REAL_DATA / "ratings.csv").exists(), (
-        f"no MovieLens test data at {REAL_DATA}"
-    )
-    return REAL_DATA
 
 
 class Bot:

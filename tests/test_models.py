@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -24,7 +23,6 @@ from recommender.models.baselines import BiasBaseline, PopularityRecommender
 from recommender.models.gru import GRUConfig, GRUNet, GRURecommender
 from recommender.splits import leave_last_out, random_split
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/ml-latest-small"
 CYCLE = 8  # movies 1..8 watched in cyclic order
 
 
@@ -329,25 +327,3 @@ def test_evaluate_rating_skips_cold_rows(ae):
     assert ae_result["n_ratings"] == bias_result["n_ratings"] == 2
     assert ae_result["n_cold"] == 2
     assert ae_result["rmse"] < bias_result["rmse"]
-
-
-# ----------------------------------------------------------------- real data
-
-
-@pytest.mark.slow
-def test_models_beat_baselines_on_movielens():
-    if not (DATA / "ratings.csv").is_file():
-        pytest.skip(f"MovieLens small not found at {DATA}")
-    ratings = pd.read_csv(DATA / "ratings.csv").rename(
-        columns={"userId": "user_id", "movieId": "movie_id"}
-    )
-    train, valid, test = leave_last_out(ratings)
-    seen = pd.concat([train, valid])
-    gru = evaluate_next_movie(GRURecommender().fit(seen), seen, test)
-    pop = evaluate_next_movie(PopularityRecommender().fit(seen), seen, test)
-    assert gru["hr@10"] > 1.5 * pop["hr@10"]
-
-    train, test = random_split(ratings, 0.1, seed=0)
-    ae = evaluate_rating(AutoencoderRecommender().fit(train), train, test)
-    bias = evaluate_rating(BiasBaseline().fit(train), train, test)
-    assert ae["rmse"] < bias["rmse"]

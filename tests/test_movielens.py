@@ -29,8 +29,7 @@ from recommender.movielens import (
     load_movielens,
     resolve_source,
 )
-
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared/data/ml-latest-small"
+from tests.conftest import REAL_DATA
 
 MOVIES_CSV = """movieId,title,genres
 1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy
@@ -544,7 +543,6 @@ def test_unreachable_grouplens_falls_back_to_recbole(
 # --------------------------------------------------------------------------- #
 
 
-@pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"{REAL_DATA} is not present")
 def test_real_ml_latest_small() -> None:
     data = load_movielens(REAL_DATA)
     assert_schema(data)
