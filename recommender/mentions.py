@@ -32,37 +32,53 @@ _VERB_FEELINGS: list[tuple[str, float | None]] = [
     (r"really\s+(?:liked|like|enjoyed|enjoy)", 4.5),
     (r"(?:liked|like|enjoyed|enjoy)", 4.0),
     (r"(?:re-?)?watched|saw|have\s+seen|ve\s+seen|seen|watch", None),
+    # "I give Heat 4 stars": the stars come from the end of the clause.
+    (r"give|gave|rate|rated", None),
 ]
 _NOT = r"(?:was\s*n[o']?t|wasnt|is\s*n[o']?t|isnt|not)\s+(?:that\s+|very\s+|so\s+)?"
 _ADJECTIVE_FEELINGS: list[tuple[str, float]] = [
-    (
-        r"(?:was\s*n[o']?t|wasnt|is\s*n[o']?t|isnt|not)\s+(?:that\s+|very\s+|so\s+)?bad",
-        3.0,
-    ),
-    (
-        r"(?:was\s*n[o']?t|wasnt|is\s*n[o']?t|isnt|not)\s+(?:that\s+|very\s+|so\s+)?"
-        r"(?:good|great)",
-        2.0,
-    ),
+    (_NOT + r"bad", 3.0),
+    (_NOT + r"(?:good|great|fun|funny)", 2.0),
     (r"(?:my\s+)?(?:all[-\s]time\s+)?(?:favou?rite|fave)(?:\s+movie|\s+film)?", 5.0),
     (
         r"amazing|incredible|a\s+masterpiece|masterpiece|fantastic|brilliant|perfect"
         r"|awesome|outstanding|superb|excellent|the\s+best",
         5.0,
     ),
-    (r"great|really\s+good|very\s+good|wonderful|loved\s+it", 4.5),
-    (r"good|fun|enjoyable|nice|solid|liked\s+it|cool", 4.0),
+    (
+        r"great|really\s+good|very\s+good|wonderful|loved\s+it|beautiful|stunning"
+        r"|hilarious|gripping|moving",
+        4.5,
+    ),
+    (
+        r"good|fun|funny|enjoyable|nice|solid|liked\s+it|cool|lovely|entertaining"
+        r"|interesting|worth\s+(?:it|watching|a\s+watch)|scary|creepy|exciting",
+        4.0,
+    ),
     (
         r"ok|okay|o\.k\.|fine|decent|alright|all\s+right|meh|so[-\s]so|average"
         r"|mediocre|not\s+bad",
         3.0,
     ),
-    (r"boring|bad|poor|weak|disappointing|dull|overrated|didn'?t\s+like\s+it", 2.0),
-    (r"terrible|awful|horrible|the\s+worst|worst|garbage|trash|hated\s+it", 1.0),
+    (
+        r"boring|bad|poor|weak|disappointing|dull|overrated|didn'?t\s+like\s+it"
+        r"|not\s+for\s+me|lame|silly|stupid|dumb|too\s+long",
+        2.0,
+    ),
+    (
+        r"terrible|awful|horrible|the\s+worst|worst|garbage|trash|hated\s+it"
+        r"|sucked|sucks|a\s+waste\s+of\s+time|unwatchable",
+        1.0,
+    ),
 ]
 _STARS = re.compile(
     r"[\s,(:\-–—]*(?:(?:i\s+)?(?:rated?|gave)\s+(?:it\s+)?)?"
     r"(?P<stars>[0-5](?:[.,]5)?)\s*(?:/\s*5|out\s+of\s+5|stars?|★)\)?\s*$",
+    re.IGNORECASE,
+)
+_LEADING_STARS = re.compile(
+    r"^(?:i\s+(?:give|gave|rate|rated)\s+)?(?P<stars>[0-5](?:[.,]5)?)\s*"
+    r"(?:/\s*5|out\s+of\s+5|stars?|★)\s+(?:for|to)\s+",
     re.IGNORECASE,
 )
 _STAR_SYMBOLS = re.compile(r"[\s,(:\-–—]*(?P<symbols>★{1,5}(?:½)?)\)?\s*$")
@@ -81,6 +97,15 @@ _PREFIX_FEELINGS = [
 ]
 _SUFFIX_FEELINGS = [
     (re.compile(rf"{_COPULA}(?:{pattern})\s*[!.]*$", re.IGNORECASE), stars)
+    for pattern, stars in _ADJECTIVE_FEELINGS
+]
+# A clause that is a feeling alone ("Se7en was creepy but good") qualifies the
+# movie before it rather than naming one.
+_BARE_FEELINGS = [
+    (
+        re.compile(rf"^(?:it\s+was\s+|was\s+)?(?:{pattern})[\s!.]*$", re.IGNORECASE),
+        stars,
+    )
     for pattern, stars in _ADJECTIVE_FEELINGS
 ]
 _PLURAL = re.compile(r"\b(?:were|are|both|all|they)\b", re.IGNORECASE)
@@ -143,8 +168,14 @@ def parse_mentions(
             if is_title(_parse_clause(joined).title):
                 end = j
                 break
-        mention = _parse_clause(_join(clauses, separators, i, end), is_title)
+        clause = _join(clauses, separators, i, end)
         i = end + 1
+        bare = _bare_feeling(clause)
+        if bare is not None and mentions and not is_title(clause.strip()):
+            last = mentions[-1]
+            mentions[-1] = Mention(last.title, bare, clause.strip(), last.leading)
+            continue
+        mention = _parse_clause(clause, is_title)
         if mention.title and not _is_noise(mention.title):
             mentions.append(mention)
 
@@ -168,7 +199,16 @@ def _parse_clause(
     rating: float | None = None
     feeling: str | None = None
     leading = False
-    stars = _STARS.search(text) or _STAR_SYMBOLS.search(text)
+    leading_stars = _LEADING_STARS.match(text)
+    if leading_stars and leading_stars.end() < len(text):
+        rating = float(leading_stars["stars"].replace(",", "."))
+        feeling = f"{_format_stars(rating)} stars"
+        text = text[leading_stars.end() :]
+    stars = (
+        None
+        if rating is not None
+        else _STARS.search(text) or _STAR_SYMBOLS.search(text)
+    )
     if stars and stars.start() > 0:
         if stars.groupdict().get("stars"):
             rating = float(stars["stars"].replace(",", "."))
@@ -224,6 +264,13 @@ def _share_feelings(mentions: list[Mention]) -> list[Mention]:
             for m in shared
         ]
     return shared
+
+
+def _bare_feeling(clause: str) -> float | None:
+    for pattern, stars in _BARE_FEELINGS:
+        if pattern.match(clause.strip()):
+            return stars
+    return None
 
 
 def _is_noise(title: str) -> bool:

@@ -138,6 +138,12 @@ def _parsed(catalog, message):
         ("I loved Heat and Up", [("Heat", 5.0), ("Up", 5.0)]),
         ("Heat and Up were both great", [("Heat", 4.5), ("Up", 4.5)]),
         ("Incepton was amazing!! 😍🍿", [("Incepton", 5.0)]),
+        ("4 stars for Heat", [("Heat", 4.0)]),
+        ("I give Fargo 2/5", [("Fargo", 2.0)]),
+        ("Heat was great but Titanic sucked", [("Heat", 4.5), ("Titanic", 1.0)]),
+        # A feeling alone after "but" qualifies the movie before it.
+        ("Jaws was boring but ok", [("Jaws", 3.0)]),
+        ("Titanic was not for me", [("Titanic", 2.0)]),
         ("", []),
         ("   ", []),
         ("🍿🍿🍿", []),
