@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +30,9 @@ from recommender.service import Recommender
 logger = logging.getLogger(__name__)
 
 PENDING = "pending_choices"
+FORGET = "forget_requested"
+# How a line confirming a newly added movie starts.
+ADDED = "✓"
 # How many picks an answer lists.
 PICKS = 10
 
@@ -121,9 +125,8 @@ class ActionRecordMovies(MovieAction):
         elif any(line.startswith("✓") for line in lines):
             count = len(store().history(sender))
             dispatcher.utter_message(
-                text=f"You have {count} movie{'s' if count != 1 else ''} in your "
-                "profile. Name more, or ask “what should I watch next?” or "
-                "“what is best for me?”."
+                text=f"You have {replies.movies(count)} in your profile. Name more, "
+                "or ask “what should I watch next?” or “what is best for me?”."
             )
         return [SlotSet(PENDING, pending or None)]
 
@@ -154,7 +157,7 @@ class ActionRecordMovies(MovieAction):
                     continue
                 said[movie.movie_id] = len(lines)
                 line = self._save(sender, movie, mention.rating)
-                if match.others and "already in your profile" not in line:
+                if match.others and line.startswith(ADDED):
                     other = match.others[0]
                     line += f" (not {other.display}? add the year, e.g. "
                     line += f"“{mention.title} {other.year}”)"
@@ -162,6 +165,11 @@ class ActionRecordMovies(MovieAction):
             elif match.kind is MatchKind.AMBIGUOUS:
                 ids = [m.movie_id for m in match.candidates]
                 if not any(p["options"] == ids for p in pending):
+                    if pending:
+                        lines.append(
+                            f"I'll ask which “{mention.title}” you meant after the "
+                            "question before it."
+                        )
                     pending.append(
                         {
                             "query": mention.title,
@@ -185,7 +193,7 @@ class ActionRecordMovies(MovieAction):
         if again:
             return f"✓ {movie.display}: {replies.feeling(saved.rating)} (named twice)"
         if saved.change is Change.ADDED:
-            return f"✓ {movie.display}: {replies.feeling(saved.rating)}"
+            return f"{ADDED} {movie.display}: {replies.feeling(saved.rating)}"
         if saved.change is Change.UPDATED:
             before = replies.feeling(saved.previous_rating)
             return f"✓ {movie.display}: {replies.feeling(saved.rating)} (was {before})"
@@ -227,7 +235,7 @@ class ActionRecommendNext(MovieAction):
         picks = model.next_movies(history, PICKS)
         dispatcher.utter_message(
             text=f"Watch next — from the {picks.model}, which reads the order of "
-            f"your {len(history)} movie{'s' if len(history) != 1 else ''}:\n"
+            f"your {replies.movies(len(history))}:\n"
             f"{replies.pick_list(picks)}"
         )
         return []
@@ -287,12 +295,48 @@ class ActionShowProfile(MovieAction):
 
 
 class ActionForgetMe(MovieAction):
+    """Delete the person's profile, once they have said yes to it."""
+
     def name(self) -> str:
         return "action_forget_me"
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
-        removed = store().forget(tracker.sender_id)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = tracker.latest_message.get("text") or ""
+        asked = bool(tracker.get_slot(FORGET))
+        sender = tracker.sender_id
+
+        if not asked and tracker.get_slot(PENDING) and intent in ("affirm", "deny"):
+            # "no" to "which Sabrina?" is about the movie, not the profile.
+            return ActionRecordMovies().answer(dispatcher, tracker)
+        if intent == "forget_me" and _NEGATED.search(text):
+            dispatcher.utter_message(text="Don't worry: I keep your profile.")
+            return [SlotSet(FORGET, False)]
+        if intent == "forget_me":
+            count = len(store().history(sender))
+            dispatcher.utter_message(
+                text=f"That deletes your profile ({replies.movies(count)}) and cannot "
+                "be undone. Are you sure?",
+                buttons=[
+                    {"title": "Yes, forget me", "payload": "/affirm"},
+                    {"title": "No, keep it", "payload": "/deny"},
+                ],
+            )
+            return [SlotSet(FORGET, True)]
+        if asked and intent == "affirm":
+            removed = store().forget(sender)
+            dispatcher.utter_message(
+                text=f"Done: I deleted your profile ({replies.movies(removed)}). "
+                "We start afresh."
+            )
+            return [SlotSet(FORGET, False), SlotSet(PENDING, None)]
+        if asked:
+            dispatcher.utter_message(text="OK, I keep your profile as it is.")
+            return [SlotSet(FORGET, False)]
         dispatcher.utter_message(
-            text=f"Done: I deleted your profile ({removed} movies). We start afresh."
+            text="OK! Tell me a movie you watched, or ask what to watch next."
         )
-        return [SlotSet(PENDING, None)]
+        return []
+
+
+_NEGATED = re.compile(r"\b(?:don'?t|do\s+not|never|dont)\b", re.IGNORECASE)

@@ -43,21 +43,8 @@ def resolve_choice(
     """The movie picked from ``options``, ``Skip.NONE``, or None if unclear."""
     if choice is not None:
         text = str(choice)
-    if _CANCEL.match(text):
-        return Skip.NONE
 
-    number = _NUMBER.match(text)
-    if number:
-        index = int(number.group(1))
-        return options[index - 1] if 1 <= index <= len(options) else None
-    words = normalize(text).split()
-    for word in words:
-        if word in _ORDINALS and len(words) <= 4:
-            index = _ORDINALS[word]
-            return options[index - 1] if index <= len(options) else None
-    if "last" in words and len(words) <= 4:
-        return options[-1]
-
+    # What names a movie wins over a leading "no": "no, the 1995 one".
     years = [int(y) for y in re.findall(r"\b(1[89]\d\d|20\d\d)\b", text)]
     for year in years:
         same = [m for m in options if m.year == year]
@@ -68,6 +55,21 @@ def resolve_choice(
         return by_year[0]
     if _NEWER.search(text):
         return by_year[-1]
+
+    number = _NUMBER.match(text)
+    if number:
+        index = int(number.group(1))
+        return options[index - 1] if 1 <= index <= len(options) else None
+    words = normalize(text).split()
+    for word in words:
+        # "one" alone is no ordinal: "the second one".
+        if word in _ORDINALS and (word != "one" or len(words) == 1) and len(words) <= 4:
+            index = _ORDINALS[word]
+            return options[index - 1] if index <= len(options) else None
+    if "last" in words and len(words) <= 4:
+        return options[-1]
+    if _CANCEL.match(text):
+        return Skip.NONE
 
     title, _ = split_year(text)
     scored = [

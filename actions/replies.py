@@ -15,6 +15,10 @@ _FEELINGS = [
 ]
 
 
+def movies(count: int) -> str:
+    return f"{count} movie" if count == 1 else f"{count} movies"
+
+
 def stars(rating: float) -> str:
     return f"{rating:g}★"
 

@@ -14,6 +14,7 @@ import getpass
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -46,6 +47,19 @@ def environment(action_port: int) -> dict[str, str]:
     env.setdefault("PYTHONWARNINGS", "ignore")
     (ROOT / "var").mkdir(exist_ok=True)
     return env
+
+
+def check_free(target: str, *ports: int) -> None:
+    """Fail with a plain message when another program already holds a port."""
+    for port in ports:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise RuntimeError(
+                    f"port {port} is already in use (another MovieBot, or another "
+                    "program). Stop it, or pick free ports: "
+                    f"RASA_PORT=... ACTION_PORT=... make {target}"
+                )
 
 
 def start_actions(
@@ -154,6 +168,7 @@ def serve(rasa_port: int, action_port: int) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
+        check_free("serve", rasa_port, action_port)
         actions = start_actions(action_port, env)
         wait_until_up(
             f"http://localhost:{action_port}/health", actions, "action server"
@@ -196,15 +211,18 @@ def serve(rasa_port: int, action_port: int) -> int:
         stop(actions, "action server")
 
 
-def chat(action_port: int, conversation_id: str) -> int:
+def chat(rasa_port: int, action_port: int, conversation_id: str) -> int:
     env = environment(action_port)
     actions = None
     try:
+        check_free("serve", rasa_port, action_port)
         actions = start_actions(action_port, env)
         wait_until_up(
             f"http://localhost:{action_port}/health", actions, "action server"
         )
-        command = rasa_command("shell", "--conversation-id", conversation_id)
+        command = rasa_command(
+            "shell", "--conversation-id", conversation_id, "--port", str(rasa_port)
+        )
         logger.info("starting the chat as %r (type /stop to leave)", conversation_id)
         # The shell owns the terminal: Ctrl-C goes to it, not to us.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -224,9 +242,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve_parser = sub.add_parser("serve", help="REST and socket.io until Ctrl-C")
-    serve_parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("RASA_PORT", "5005"))
-    )
     chat_parser = sub.add_parser("chat", help="chat in this terminal")
     chat_parser.add_argument(
         "--as",
@@ -236,15 +251,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     for sub_parser in (serve_parser, chat_parser):
         sub_parser.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("RASA_PORT", "5005")),
+            help="the Rasa server's port ($RASA_PORT)",
+        )
+        sub_parser.add_argument(
             "--action-port",
             type=int,
             default=int(os.environ.get("ACTION_PORT", "5055")),
+            help="the action server's port ($ACTION_PORT)",
         )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[moviebot] %(message)s")
     if args.command == "serve":
         return serve(args.port, args.action_port)
-    return chat(args.action_port, args.conversation_id)
+    return chat(args.port, args.action_port, args.conversation_id)
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ class Catalog:
     def is_title(self, text: str) -> bool:
         """True when ``text`` names a movie exactly (with or without its year)."""
         title, year = split_year(text)
-        if normalize(text) in self._full:
+        if normalize(front_article(text)) in self._full:
             return True
         return year is not None and bool(self._by_year(self._full, title, year))
 
@@ -147,6 +147,11 @@ class Catalog:
         # "1917" and "Blade Runner 2049" are titles, not a title and a year.
         exact = self._full.get(normalized)
         if exact:
+            # "Lord of the Rings" is a 1978 film, but people mostly mean the later
+            # ones that start with that title: offer them all.
+            longer = self._short.get(normalized, [])
+            if longer and self._fame(longer) >= DOMINANCE * max(self._fame(exact), 1):
+                return self._decide(query, exact + longer, 100.0)
             return self._decide(query, exact, 100.0)
 
         title, year = split_year(query)
@@ -243,6 +248,9 @@ class Catalog:
                 seen.setdefault(movie_id, score + min(movie.popularity, 300) / 100)
         ranked = sorted(seen, key=lambda m: -seen[m])
         return tuple(self._movies[m] for m in ranked[:3])
+
+    def _fame(self, movie_ids: list[int]) -> int:
+        return max(self._movies[m].popularity for m in movie_ids)
 
     def _year_fits(self, movie_id: int, year: int | None) -> bool:
         # People misremember release years by one more often than by more.

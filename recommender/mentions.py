@@ -45,13 +45,15 @@ _ADJECTIVE_FEELINGS: list[tuple[str, float]] = [
         r"|awesome|outstanding|superb|excellent|the\s+best",
         5.0,
     ),
+    (r"loved(?:\s+it)?|adored(?:\s+it)?", 5.0),
     (
-        r"great|really\s+good|very\s+good|wonderful|loved\s+it|beautiful|stunning"
+        r"great|really\s+good|very\s+good|wonderful|beautiful|stunning"
         r"|hilarious|gripping|moving",
         4.5,
     ),
     (
-        r"good|fun|funny|enjoyable|nice|solid|liked\s+it|cool|lovely|entertaining"
+        r"good|fun|funny|enjoyable|nice|solid|liked(?:\s+it)?|enjoyed(?:\s+it)?|cool"
+        r"|lovely|entertaining"
         r"|interesting|worth\s+(?:it|watching|a\s+watch)|scary|creepy|exciting",
         4.0,
     ),
@@ -66,14 +68,15 @@ _ADJECTIVE_FEELINGS: list[tuple[str, float]] = [
         2.0,
     ),
     (
-        r"terrible|awful|horrible|the\s+worst|worst|garbage|trash|hated\s+it"
+        r"terrible|awful|horrible|the\s+worst|worst|garbage|trash|hated(?:\s+it)?"
         r"|sucked|sucks|a\s+waste\s+of\s+time|unwatchable",
         1.0,
     ),
 ]
 _STARS = re.compile(
     r"[\s,(:\-–—]*(?:(?:i\s+)?(?:rated?|gave)\s+(?:it\s+)?)?"
-    r"(?P<stars>[0-5](?:[.,]5)?)\s*(?:/\s*5|out\s+of\s+5|stars?|★)\)?\s*$",
+    r"(?P<stars>\d{1,2}(?:[.,]\d)?)\s*"
+    r"(?P<scale>/\s*5|out\s+of\s+5|stars?|★|/\s*10|out\s+of\s+10)\)?\s*$",
     re.IGNORECASE,
 )
 _LEADING_STARS = re.compile(
@@ -108,6 +111,7 @@ _BARE_FEELINGS = [
     )
     for pattern, stars in _ADJECTIVE_FEELINGS
 ]
+_ARTICLES_ALONE = {"the", "a", "an", "le", "la", "les", "el", "il", "die", "der", "das"}
 _PLURAL = re.compile(r"\b(?:were|are|both|all|they)\b", re.IGNORECASE)
 
 _SEPARATOR = re.compile(
@@ -201,7 +205,7 @@ def _parse_clause(
     leading = False
     leading_stars = _LEADING_STARS.match(text)
     if leading_stars and leading_stars.end() < len(text):
-        rating = float(leading_stars["stars"].replace(",", "."))
+        rating = _on_scale(float(leading_stars["stars"].replace(",", ".")))
         feeling = f"{_format_stars(rating)} stars"
         text = text[leading_stars.end() :]
     stars = (
@@ -212,9 +216,12 @@ def _parse_clause(
     if stars and stars.start() > 0:
         if stars.groupdict().get("stars"):
             rating = float(stars["stars"].replace(",", "."))
+            if "10" in stars["scale"]:
+                rating /= 2
         else:
             symbols = stars["symbols"]
             rating = symbols.count("★") + (0.5 if "½" in symbols else 0.0)
+        rating = _on_scale(rating)
         feeling = f"{_format_stars(rating)} stars"
         text = text[: stars.start()]
 
@@ -266,6 +273,11 @@ def _share_feelings(mentions: list[Mention]) -> list[Mention]:
     return shared
 
 
+def _on_scale(stars: float) -> float:
+    """MovieLens ratings go from 0.5 to 5 in half stars: "0/5" is the lowest."""
+    return min(max(round(stars * 2) / 2, 0.5), 5.0)
+
+
 def _bare_feeling(clause: str) -> float | None:
     for pattern, stars in _BARE_FEELINGS:
         if pattern.match(clause.strip()):
@@ -274,8 +286,8 @@ def _bare_feeling(clause: str) -> float | None:
 
 
 def _is_noise(title: str) -> bool:
-    """A clause left with no letters or digits names no movie."""
-    return not re.search(r"\w", title)
+    """A clause left with no letters or digits, or an article alone, names no movie."""
+    return not re.search(r"\w", title) or title.lower() in _ARTICLES_ALONE
 
 
 def _format_stars(rating: float) -> str:

@@ -117,7 +117,7 @@ def train(
     )
     gru.save(out / GRU_FILE)
 
-    logger.info("autoencoder: training on a random 90%% of the ratings")
+    logger.info("autoencoder: training on a random 90% of the ratings")
     ae_train, ae_test = random_split(ratings, test_fraction=0.1, seed=SPLIT_SEED)
     tick = time.perf_counter()
     autoencoder = AutoencoderRecommender(ae_config).fit(ae_train, progress=progress)
@@ -178,7 +178,6 @@ def main(argv: list[str] | None = None) -> int:
         description="Train MovieBot's GRU (next movie) and autoencoder (best for me) "
         "on MovieLens, check both on held-out data beside a baseline, and save them "
         "for the action server.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
         "--data",
@@ -190,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         "--dataset",
         default=os.environ.get("MOVIELENS") or "ml-latest-small",
         choices=sorted(movielens.KNOWN_DATASETS),
-        help="which MovieLens to download when --data is not given ($MOVIELENS)",
+        help="which MovieLens to download when --data is not given "
+        "(default: $MOVIELENS or ml-latest-small)",
     )
     parser.add_argument(
         "--out", type=Path, default=artifacts_dir(), help="where to write the models"

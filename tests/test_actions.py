@@ -13,7 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import actions
 from recommender.profiles import ProfileStore
 
-DOMAIN: dict = {"slots": {"pending_choices": {"type": "any"}}}
+DOMAIN: dict = {
+    "slots": {"pending_choices": {"type": "any"}, "forget_requested": {"type": "bool"}}
+}
 
 
 @pytest.fixture(autouse=True)
@@ -33,12 +35,16 @@ class Chat:
     def __init__(self, sender: str = "ann"):
         self.sender = sender
         self.pending = None
+        self.forget = False
 
     def say(self, action, text: str, intent: str = "inform_movies", entities=()):
         tracker = Tracker.from_dict(
             {
                 "sender_id": self.sender,
-                "slots": {"pending_choices": self.pending},
+                "slots": {
+                    "pending_choices": self.pending,
+                    "forget_requested": self.forget,
+                },
                 "latest_message": {
                     "text": text,
                     "intent": {"name": intent, "confidence": 0.9},
@@ -107,6 +113,9 @@ def test_ambiguous_title_asks_with_buttons_and_takes_a_number():
     [
         ("1954", "choose_movie", [], 6),
         ("the older one", "choose_movie", [], 6),
+        ("the newer one", "choose_movie", [], 7),
+        ("no, the 1995 one", "choose_movie", [], 7),
+        ("one", "choose_movie", [], 6),
         ("the second one", "choose_movie", [], 7),
         ("Sabrina 1995", "inform_movies", [], 7),
         ("/choose_movie", "choose_movie", [{"entity": "choice", "value": "1"}], 6),
@@ -133,6 +142,18 @@ def test_new_movies_while_a_question_is_open_are_saved_and_the_question_kept():
     messages, _ = chat.say(RECORD, "I loved Up")
     assert history() == [(13, 5.0)]
     assert "Which “Sabrina”" in messages[-1]["text"]
+
+
+def test_zero_stars_is_the_lowest_rating():
+    reply = Chat().text(RECORD, "Fargo 0/5, Jaws 10/10")
+    assert "✓ Fargo (1996): hated (0.5★)" in reply
+    assert "✓ Jaws (1975): loved (5★)" in reply
+
+
+def test_title_written_as_movielens_writes_it():
+    reply = Chat().text(RECORD, "I loved Matrix, The")
+    assert "✓ The Matrix (1999): loved (5★)" in reply
+    assert "couldn't find" not in reply
 
 
 def test_unknown_title_is_said_with_closest_matches():
@@ -217,15 +238,46 @@ def test_profile_survives_a_restart_of_the_action_server(tmp_path):
     assert history("bob") == [(2, 5.0)]
 
 
-def test_forget_me_deletes_the_profile():
+FORGET = actions.ActionForgetMe()
+
+
+def test_forget_me_asks_first_then_deletes_the_profile():
     chat = Chat()
     chat.say(RECORD, "I loved Heat")
-    messages, events = chat.say(
-        actions.ActionForgetMe(), "forget me", intent="forget_me"
-    )
-    assert "deleted your profile (1 movies)" in messages[0]["text"]
+    messages, events = chat.say(FORGET, "forget me", intent="forget_me")
+    assert "deletes your profile (1 movie) and cannot be undone" in messages[0]["text"]
+    assert SlotSet("forget_requested", True) in events
+    assert history() == [(2, 5.0)]
+
+    chat.forget = True
+    messages, events = chat.say(FORGET, "yes", intent="affirm")
+    assert "deleted your profile (1 movie)" in messages[0]["text"]
     assert SlotSet("pending_choices", None) in events
     assert history() == []
+
+
+def test_forget_me_answered_no_keeps_the_profile():
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat")
+    chat.say(FORGET, "forget me", intent="forget_me")
+    chat.forget = True
+    assert "keep your profile" in chat.text(FORGET, "no", intent="deny")
+    assert history() == [(2, 5.0)]
+
+
+def test_dont_forget_me_keeps_the_profile():
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat")
+    reply = chat.text(FORGET, "don't forget me", intent="forget_me")
+    assert "I keep your profile" in reply
+    assert history() == [(2, 5.0)]
+
+
+def test_no_to_a_movie_question_is_about_the_movie():
+    chat = Chat()
+    chat.say(RECORD, "Sabrina")
+    assert "left out “Sabrina”" in chat.text(FORGET, "no", intent="deny")
+    assert chat.pending is None
 
 
 def test_untrained_models_are_said_plainly(tmp_path, monkeypatch):

@@ -165,8 +165,12 @@ def test_whole_conversation_with_a_restart(bot):
     assert "I got no words there" in bot.text(me, "😀🎬🍿")
     reply = bot.text(me, "x" * 5000)
     assert "couldn't find “xxx" in reply and "long message" in reply
+    assert "I only know about movies" in bot.text(me, "what's the weather in Paris?")
+    assert "Are you sure?" in bot.text(me, "forget me")
+    assert "keep your profile" in bot.text(me, "no")
+    # Text that looks like SQL is only text: whatever intent it gets, it answers.
     reply = bot.text(me, "'; DROP TABLE watched_movies; --")
-    assert "couldn't find" in reply or "Sorry, I didn't get that" in reply
+    assert reply and "went wrong" not in reply
     # Nothing was lost.
     assert "Heat (1995): already in your profile, ok (3★)" in bot.text(
         me, "Heat was ok"

@@ -198,7 +198,7 @@ class AutoencoderRecommender:
                 range(1, cfg.epochs + 1), desc="AE", unit="epoch", disable=not progress
             ):
                 losses.append(self._epoch(net, optim, rows, rng, epoch))
-                logger.debug("AE epoch %d/%d loss %.4f", epoch, cfg.epochs, losses[-1])
+                logger.info("AE epoch %d/%d loss %.4f", epoch, cfg.epochs, losses[-1])
         self._net = net.eval()
         self.training_metrics = plain(
             {

@@ -161,7 +161,7 @@ class GRURecommender:
                 range(1, cfg.epochs + 1), desc="GRU", unit="epoch", disable=not progress
             ):
                 losses.append(self._epoch(net, optim, windows, rng, epoch))
-                logger.debug("GRU epoch %d/%d loss %.4f", epoch, cfg.epochs, losses[-1])
+                logger.info("GRU epoch %d/%d loss %.4f", epoch, cfg.epochs, losses[-1])
         net.eval()
         self._net, self._index = net, index
         self.training_metrics = plain(
