@@ -215,8 +215,9 @@ def chat(rasa_port: int, action_port: int, conversation_id: str) -> int:
     env = environment(action_port)
     actions = None
     try:
-        check_free("serve", rasa_port, action_port)
-        actions = start_actions(action_port, env)
+        check_free("chat", rasa_port, action_port)
+        # The chat owns the terminal; the action server writes to a file.
+        actions = start_actions(action_port, env, ROOT / "var" / "action-server.log")
         wait_until_up(
             f"http://localhost:{action_port}/health", actions, "action server"
         )

@@ -183,6 +183,15 @@ def test_real_catalogue(real_catalog, query, expected):
 
 
 @pytest.mark.slow
+def test_real_catalogue_old_film_does_not_hide_the_famous_ones(real_catalog):
+    match = real_catalog.match("Lord of the rings")
+    assert match.kind is MatchKind.AMBIGUOUS
+    shown = [m.display for m in match.candidates]
+    assert "The Lord of the Rings (1978)" in shown
+    assert "The Lord of the Rings: The Fellowship of the Ring (2001)" in shown
+
+
+@pytest.mark.slow
 def test_real_catalogue_sabrina_is_ambiguous(real_catalog):
     match = real_catalog.match("Sabrina")
     assert match.kind is MatchKind.AMBIGUOUS
