@@ -159,6 +159,7 @@ def serve(rasa_port: int, action_port: int) -> int:
     env = environment(action_port)
     actions = rasa = None
     stopping = False
+    parent = os.getppid()
 
     def on_signal(signum, _frame):
         nonlocal stopping
@@ -194,6 +195,10 @@ def serve(rasa_port: int, action_port: int) -> int:
             rasa_port,
         )
         while not stopping:
+            if os.getppid() != parent:
+                # `make serve` was killed: make passes no SIGTERM on to us.
+                logger.info("the command that started MovieBot is gone, shutting down")
+                return 0
             for process, what in ((actions, "action server"), (rasa, "Rasa server")):
                 if process.poll() is not None:
                     logger.error("the %s exited with code %s", what, process.returncode)
