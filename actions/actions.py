@@ -106,7 +106,7 @@ class ActionRecordMovies(MovieAction):
             elif isinstance(picked, Movie):
                 asked = pending.pop(0)
                 lines.append(self._save(sender, picked, asked["rating"]))
-            elif intent == "choose_movie":
+            elif intent in ("choose_movie", "affirm", "deny"):
                 lines.append("Sorry, I couldn't tell which one you meant.")
             else:
                 lines += self._record(sender, text, pending)

@@ -273,6 +273,15 @@ def test_dont_forget_me_keeps_the_profile():
     assert history() == [(2, 5.0)]
 
 
+def test_yes_to_a_movie_question_asks_again():
+    chat = Chat()
+    chat.say(RECORD, "Sabrina")
+    messages, _ = chat.say(FORGET, "yes", intent="affirm")
+    assert "couldn't tell which one you meant" in messages[0]["text"]
+    assert "Which “Sabrina”" in messages[-1]["text"]
+    assert history() == []
+
+
 def test_no_to_a_movie_question_is_about_the_movie():
     chat = Chat()
     chat.say(RECORD, "Sabrina")
