@@ -37,6 +37,18 @@ ADDED = "✓"
 PICKS = 10
 
 
+# Channels whose client shows buttons as a menu that a typed number does not
+# answer (`rasa shell`): there the numbered list in the text is the choice.
+TYPED_CHOICE_CHANNELS = frozenset({"cmdline"})
+
+
+def buttons_for(tracker: Tracker, buttons: list[dict]) -> list[dict]:
+    """``buttons``, unless the person's channel answers choices by typing."""
+    if tracker.get_latest_input_channel() in TYPED_CHOICE_CHANNELS:
+        return []
+    return buttons
+
+
 @lru_cache(maxsize=1)
 def recommender() -> Recommender:
     return Recommender()
@@ -121,7 +133,7 @@ class ActionRecordMovies(MovieAction):
         if lines:
             dispatcher.utter_message(text="\n".join(lines))
         if pending:
-            self._ask(dispatcher, pending[0])
+            self._ask(dispatcher, tracker, pending[0])
         elif any(line.startswith("✓") for line in lines):
             count = len(store().history(sender))
             dispatcher.utter_message(
@@ -200,7 +212,9 @@ class ActionRecordMovies(MovieAction):
         now = replies.feeling(saved.rating)
         return f"✓ {movie.display}: already in your profile, {now}"
 
-    def _ask(self, dispatcher: CollectingDispatcher, question: dict) -> None:
+    def _ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, question: dict
+    ) -> None:
         catalog = recommender().catalog
         options = [catalog[m] for m in question["options"] if m in catalog]
         buttons = [
@@ -211,7 +225,8 @@ class ActionRecordMovies(MovieAction):
             {"title": "None of these", "payload": '/choose_movie{"choice": "none"}'}
         )
         dispatcher.utter_message(
-            text=replies.choice_question(question["query"], options), buttons=buttons
+            text=replies.choice_question(question["query"], options),
+            buttons=buttons_for(tracker, buttons),
         )
 
 
@@ -317,10 +332,13 @@ class ActionForgetMe(MovieAction):
             dispatcher.utter_message(
                 text=f"That deletes your profile ({replies.movies(count)}) and cannot "
                 "be undone. Are you sure?",
-                buttons=[
-                    {"title": "Yes, forget me", "payload": "/affirm"},
-                    {"title": "No, keep it", "payload": "/deny"},
-                ],
+                buttons=buttons_for(
+                    tracker,
+                    [
+                        {"title": "Yes, forget me", "payload": "/affirm"},
+                        {"title": "No, keep it", "payload": "/deny"},
+                    ],
+                ),
             )
             return [SlotSet(FORGET, True)]
         if asked and intent == "affirm":

@@ -146,7 +146,9 @@ def rasa_command(*args: str) -> list[str]:
     if not MODEL.exists():
         raise RuntimeError(f"no Rasa model at {MODEL}: run `make train` first")
     return [
-        str(RASA_VENV / "bin" / "rasa"),
+        str(RASA_VENV / "bin" / "python"),
+        "-m",
+        "bot.rasa_cli",
         *args,
         "--model",
         str(MODEL),

@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from recommender import movielens
 from recommender.errors import MovieBotError
@@ -210,15 +211,17 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        source = movielens.resolve_source(args.data, args.dataset, args.cache)
-        metrics = train(
-            source,
-            args.out,
-            GRUConfig(epochs=args.gru_epochs),
-            AutoencoderConfig(epochs=args.ae_epochs),
-            force=args.force,
-            progress=not args.quiet and sys.stderr.isatty(),
-        )
+        # Log lines go above the progress bars instead of through them.
+        with logging_redirect_tqdm():
+            source = movielens.resolve_source(args.data, args.dataset, args.cache)
+            metrics = train(
+                source,
+                args.out,
+                GRUConfig(epochs=args.gru_epochs),
+                AutoencoderConfig(epochs=args.ae_epochs),
+                force=args.force,
+                progress=not args.quiet and sys.stderr.isatty(),
+            )
     except (MovieBotError, ValueError) as error:
         logger.error("%s", error)
         return 1

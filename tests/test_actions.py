@@ -32,8 +32,9 @@ def served(tiny_artifacts, tmp_path, monkeypatch):
 class Chat:
     """One person talking to the actions, with the slot carried between turns."""
 
-    def __init__(self, sender: str = "ann"):
+    def __init__(self, sender: str = "ann", channel: str = "rest"):
         self.sender = sender
+        self.channel = channel
         self.pending = None
         self.forget = False
 
@@ -50,7 +51,9 @@ class Chat:
                     "intent": {"name": intent, "confidence": 0.9},
                     "entities": list(entities),
                 },
-                "events": [],
+                "events": [
+                    {"event": "user", "text": text, "input_channel": self.channel}
+                ],
                 "paused": False,
                 "followup_action": None,
                 "active_loop": {},
@@ -106,6 +109,22 @@ def test_ambiguous_title_asks_with_buttons_and_takes_a_number():
     assert "✓ Sabrina (1995): really liked (4.5★)" in reply
     assert history() == [(7, 4.5)]
     assert chat.pending is None
+
+
+def test_the_terminal_gets_a_numbered_question_without_a_menu():
+    # `rasa shell` turns buttons into a menu that ignores a typed "2"; there the
+    # numbered lines of the question are the choice.
+    chat = Chat(channel="cmdline")
+    messages, _ = chat.say(RECORD, "I really liked Sabrina")
+    question = messages[-1]
+    assert not question["buttons"]
+    assert "1. Sabrina (1954)\n2. Sabrina (1995)" in question["text"]
+
+    assert "✓ Sabrina (1995): really liked (4.5★)" in chat.text(RECORD, "2")
+    assert history() == [(7, 4.5)]
+
+    messages, _ = chat.say(actions.ActionForgetMe(), "forget me", intent="forget_me")
+    assert "Are you sure?" in messages[-1]["text"] and not messages[-1]["buttons"]
 
 
 @pytest.mark.parametrize(
