@@ -10,6 +10,7 @@ PY311 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11) \
           $(shell command -v python3.11 2>/dev/null))
 RASA_VENV := .venv-rasa
 ACT_VENV := .venv-actions
+PEERS_VENV := .venv-peers
 RASA := $(RASA_VENV)/bin/rasa
 PYTHON := $(ACT_VENV)/bin/python
 RASA_MODEL := models/moviebot.tar.gz
@@ -23,7 +24,7 @@ export RASA_TELEMETRY_ENABLED := false
 # The tests read the real small MovieLens beside the project.
 TEST_DATA ?= $(abspath ../shared/data/ml-latest-small)
 
-.PHONY: help install train recommender rasa-model serve chat test lint format clean
+.PHONY: help install train recommender rasa-model evaluate serve chat test lint format clean peers
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,7 +44,17 @@ $(ACT_VENV)/.installed: pyproject.toml
 	@echo "==> action server, models and tests environment ($(ACT_VENV), Python 3.11)"
 	test -x $(ACT_VENV)/bin/python || $(PY311) -m venv $(ACT_VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[actions,test]'
+	$(PYTHON) -m pip install --quiet -e '.[actions,evaluate,test]'
+	touch $@
+
+peers: $(PEERS_VENV)/.installed  ## the peer models' environment (RecTools SASRec, Surprise SVD)
+
+$(PEERS_VENV)/.installed: pyproject.toml
+	@test -n "$(PY311)" || { echo "Python 3.11 is needed for the peer models (or set PY311=/path/to/python3.11)"; exit 1; }
+	@echo "==> peer models environment ($(PEERS_VENV), Python 3.11)"
+	test -x $(PEERS_VENV)/bin/python || $(PY311) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -e '.[peers]'
 	touch $@
 
 train: recommender rasa-model  ## MovieLens, both recommender models, the Rasa model
@@ -57,16 +68,20 @@ $(RASA_MODEL): $(RASA_SOURCES) | $(RASA_VENV)/.installed
 	$(RASA) train --fixed-model-name moviebot --out models
 	touch $@
 
+evaluate: $(ACT_VENV)/.installed $(PEERS_VENV)/.installed  ## both models beside baselines and peers; writes reports/
+	$(PYTHON) -m recommender.evaluate
+
 serve: install train  ## action server (:5055) and Rasa server (:5005, REST and socket.io)
 	$(RASA_VENV)/bin/python -m bot.launcher serve
 
 chat: install train  ## chat in this terminal
 	$(RASA_VENV)/bin/python -m bot.launcher chat
 
-test: install rasa-model  ## lint and all tests
+test: install peers rasa-model  ## lint and all tests
 	$(ACT_VENV)/bin/ruff check .
 	$(ACT_VENV)/bin/ruff format --check .
 	MOVIEBOT_TEST_DATA=$(TEST_DATA) $(PYTHON) -m pytest
+	$(PEERS_VENV)/bin/python -m pytest tests/test_peers.py
 
 lint:  ## ruff check and format check
 	$(ACT_VENV)/bin/ruff check . && $(ACT_VENV)/bin/ruff format --check .

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -155,8 +155,17 @@ class AutoencoderRecommender:
         return self._index.movie_ids
 
     def fit(
-        self, ratings: pd.DataFrame, *, progress: bool = False
+        self,
+        ratings: pd.DataFrame,
+        *,
+        progress: bool = False,
+        on_epoch: Callable[[int, AutoencoderRecommender], None] | None = None,
     ) -> AutoencoderRecommender:
+        """Train on every user's ratings.
+
+        `on_epoch(epoch, model)`, when given, is called after every epoch with the
+        model ready to predict (used to follow validation figures while tuning).
+        """
         check_ratings(ratings, need_timestamp=False)
         cfg = self.config
         start = time.perf_counter()
@@ -199,6 +208,10 @@ class AutoencoderRecommender:
             ):
                 losses.append(self._epoch(net, optim, rows, rng, epoch))
                 logger.info("AE epoch %d/%d loss %.4f", epoch, cfg.epochs, losses[-1])
+                if on_epoch is not None:
+                    self._net = net.eval()
+                    with torch.random.fork_rng(devices=[]):
+                        on_epoch(epoch, self)
         self._net = net.eval()
         self.training_metrics = plain(
             {

@@ -79,9 +79,10 @@ class MovieIndex:
         return np.searchsorted(self.movie_ids, np.asarray(movie_ids, dtype=np.int64))
 
     def split_known(
-        self, movie_ids: Iterable[int], *, what: str, log: logging.Logger
+        self, movie_ids: Iterable[int], *, what: str, log: logging.Logger | None
     ) -> tuple[list[int], list[int]]:
-        """Return (known ids in order, their indices); log a warning for the rest."""
+        """Return (known ids in order, their indices); log a warning for the rest
+        (unless ``log`` is None: batch callers sum them up themselves)."""
         known, idx, unknown = [], [], []
         for m in movie_ids:
             pos = self._pos.get(int(m))
@@ -90,7 +91,7 @@ class MovieIndex:
             else:
                 known.append(int(m))
                 idx.append(pos)
-        if unknown:
+        if unknown and log is not None:
             shown = ", ".join(map(str, unknown[:10]))
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
             log.warning(
