@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # The most mentions read from one message; the rest is named in the answer.
 MAX_MENTIONS = 25
@@ -73,15 +73,17 @@ _ADJECTIVE_FEELINGS: list[tuple[str, float]] = [
         1.0,
     ),
 ]
+# Lazy before the number, so that a minus sign stuck to it ("-1/5") is read as
+# one rather than as a dash between title and rating ("Alien - 1/5").
 _STARS = re.compile(
-    r"[\s,(:\-–—]*(?:(?:i\s+)?(?:rated?|gave)\s+(?:it\s+)?)?"
-    r"(?P<stars>\d{1,2}(?:[.,]\d)?)\s*"
+    r"[\s,(:\-–—]*?(?:(?:i\s+)?(?:rated?|gave)\s+(?:it\s+)?)?"
+    r"(?P<stars>-?\d{1,3}(?:[.,]\d)?)\s*"
     r"(?P<scale>/\s*5|out\s+of\s+5|stars?|★|/\s*10|out\s+of\s+10)\)?\s*$",
     re.IGNORECASE,
 )
 _LEADING_STARS = re.compile(
-    r"^(?:i\s+(?:give|gave|rate|rated)\s+)?(?P<stars>[0-5](?:[.,]5)?)\s*"
-    r"(?:/\s*5|out\s+of\s+5|stars?|★)\s+(?:for|to)\s+",
+    r"^(?:i\s+(?:give|gave|rate|rated)\s+)?(?P<stars>-?\d{1,3}(?:[.,]\d)?)\s*"
+    r"(?P<scale>/\s*5|out\s+of\s+5|stars?|★)\s+(?:for|to)\s+",
     re.IGNORECASE,
 )
 _STAR_SYMBOLS = re.compile(r"[\s,(:\-–—]*(?P<symbols>★{1,5}(?:½)?)\)?\s*$")
@@ -111,17 +113,32 @@ _BARE_FEELINGS = [
     )
     for pattern, stars in _ADJECTIVE_FEELINGS
 ]
+# Characters and pairs that code and markup use and titles hardly ever do.
+_CODE = re.compile(r"[;{}<>=`|\\]|--|/\*|\*/")
 _ARTICLES_ALONE = {"the", "a", "an", "le", "la", "les", "el", "il", "die", "der", "das"}
 _PLURAL = re.compile(r"\b(?:were|are|both|all|they)\b", re.IGNORECASE)
 
+# A full stop after an abbreviation or an initial ("Dr. Strangelove", "Kramer vs.
+# Kramer", "E.T.") ends no sentence. Python's look-behinds have a fixed width,
+# hence one per length.
+_NOT_ABBREVIATION = (
+    r"(?<!\b[a-z])"
+    r"(?<!\b(?:dr|mr|ms|st|jr|sr|vs|mt|ft))"
+    r"(?<!\b(?:mrs|sgt|col|gen|vol))"
+    r"(?<!\bprof)"
+)
 _SEPARATOR = re.compile(
-    r"(\s*(?:[,;\n]|[.!?](?:\s+|$)|\s+(?:and|but|also|plus|then|as\s+well\s+as)\s+)\s*)",
+    r"(\s*(?:[,;\n]|[!?](?:\s+|$)|" + _NOT_ABBREVIATION + r"\.(?:\s+|$)"
+    r"|\s+(?:and|but|also|plus|then|as\s+well\s+as)\s+)\s*)",
     re.IGNORECASE,
 )
-_LEADING_FILLER = re.compile(
-    r"^(?:(?:and|but|also|plus|then|oh|so|well|too|yes|yeah|lately|recently|actually|"
-    r"hmm+|honestly|i\s+think|i\s+guess|anyway|ok\s+so|okay\s+so|"
-    r"yesterday|today|last\s+night|the\s+movie|the\s+film|movie|film)\b[\s,:]*)+",
+# Words that lead a clause without being part of a title; one at a time, since
+# some titles start with them ("Yes Man", "No Country for Old Men").
+_FILLER = re.compile(
+    r"^(?:and|but|also|plus|then|oh|so|well|too|yes|yeah|no|nope|sorry|oops|lately|"
+    r"recently|actually|hmm+|honestly|i\s+think|i\s+guess|anyway|ok\s+so|okay\s+so|"
+    r"i\s+meant|i\s+mean|meant|i\s+said|"
+    r"yesterday|today|last\s+night|the\s+movie|the\s+film|movie|film)\b[\s,:]*",
     re.IGNORECASE,
 )
 _TRAILING_FILLER = re.compile(
@@ -146,6 +163,9 @@ class Mention:
     # True when the feeling came before the title ("I loved X"), so that it
     # carries on to titles named right after it ("I loved X and Y").
     leading: bool = False
+    # A rating off the scale ("6/5", "-1/5") as written; ``rating`` is then None,
+    # so that no made-up rating is saved.
+    bad_rating: str | None = None
 
 
 def parse_mentions(
@@ -180,7 +200,7 @@ def parse_mentions(
             mentions[-1] = Mention(last.title, bare, clause.strip(), last.leading)
             continue
         mention = _parse_clause(clause, is_title)
-        if mention.title and not _is_noise(mention.title):
+        if mention.title and not _is_noise(mention.title, is_title):
             mentions.append(mention)
 
     mentions = _share_feelings(mentions)
@@ -200,36 +220,69 @@ def _parse_clause(
     clause: str, is_title: Callable[[str], bool] = lambda _: False
 ) -> Mention:
     text = _QUOTES.sub("", clause.strip())
-    rating: float | None = None
-    feeling: str | None = None
-    leading = False
-    leading_stars = _LEADING_STARS.match(text)
-    if leading_stars and leading_stars.end() < len(text):
-        rating = _on_scale(float(leading_stars["stars"].replace(",", ".")))
-        feeling = f"{_format_stars(rating)} stars"
-        text = text[leading_stars.end() :]
-    stars = (
-        None
-        if rating is not None
-        else _STARS.search(text) or _STAR_SYMBOLS.search(text)
-    )
-    if stars and stars.start() > 0:
-        if stars.groupdict().get("stars"):
-            rating = float(stars["stars"].replace(",", "."))
-            if "10" in stars["scale"]:
-                rating /= 2
-        else:
-            symbols = stars["symbols"]
-            rating = symbols.count("★") + (0.5 if "½" in symbols else 0.0)
-        rating = _on_scale(rating)
-        feeling = f"{_format_stars(rating)} stars"
-        text = text[: stars.start()]
+    text, rating, feeling, bad_rating = _read_stars(text)
 
     # A whole title is never cut for feelings: "Love Actually", "Good Will Hunting".
     if is_title(text):
-        return Mention(text.strip(), rating, feeling)
-    text = _LEADING_FILLER.sub("", text)
+        return Mention(text.strip(), rating, feeling, bad_rating=bad_rating)
 
+    # Drop leading filler one word at a time; the first reading that leaves a
+    # known title wins, so that "Yes Man was ok" keeps its "Yes".
+    readings = [text]
+    while found := _FILLER.match(readings[-1]):
+        if found.end() == 0:
+            break
+        readings.append(readings[-1][found.end() :])
+    mention = None
+    for reading in readings:
+        mention = _read_feelings(reading, rating, feeling, is_title)
+        if is_title(mention.title):
+            break
+    return replace(mention, bad_rating=bad_rating)
+
+
+def _read_stars(text: str) -> tuple[str, float | None, str | None, str | None]:
+    """Take a star rating off either end of ``text``.
+
+    Returns the rest of the text, the rating, the words that gave it, and the
+    rating as written when it is off the scale (then the rating is None).
+    """
+    leading_stars = _LEADING_STARS.match(text)
+    if leading_stars and leading_stars.end() < len(text):
+        rating, bad = _stars_on_scale(leading_stars["stars"], leading_stars["scale"])
+        feeling = None if rating is None else f"{_format_stars(rating)} stars"
+        return text[leading_stars.end() :], rating, feeling, bad
+    stars = _STARS.search(text) or _STAR_SYMBOLS.search(text)
+    if not stars or stars.start() == 0:
+        return text, None, None, None
+    if stars.groupdict().get("stars"):
+        rating, bad = _stars_on_scale(stars["stars"], stars["scale"])
+    else:
+        symbols = stars["symbols"]
+        rating = _on_scale(symbols.count("★") + (0.5 if "½" in symbols else 0.0))
+        bad = None
+    feeling = None if rating is None else f"{_format_stars(rating)} stars"
+    return text[: stars.start()], rating, feeling, bad
+
+
+def _stars_on_scale(written: str, scale: str) -> tuple[float | None, str | None]:
+    """``("4", "/5")`` -> ``(4.0, None)``; ``("6", "/5")`` -> ``(None, "6/5")``."""
+    value = float(written.replace(",", "."))
+    top = 10.0 if "10" in scale else 5.0
+    if not 0.0 <= value <= top:
+        gap = "" if scale.startswith("/") or scale == "★" else " "
+        return None, f"{written}{gap}{' '.join(scale.split())}"
+    return _on_scale(value / 2 if top == 10.0 else value), None
+
+
+def _read_feelings(
+    text: str,
+    rating: float | None,
+    feeling: str | None,
+    is_title: Callable[[str], bool],
+) -> Mention:
+    """The title in ``text`` with the feeling words at its edges taken off."""
+    leading = False
     for pattern, value in _PREFIX_FEELINGS:
         found = pattern.match(text)
         if found and found.end() < len(text):
@@ -247,16 +300,29 @@ def _parse_clause(
                 text = text[: found.start()]
                 break
 
-    text = _LEADING_FILLER.sub("", text.strip())
+    text = text.strip()
+    while not _names_title(text, is_title) and (found := _FILLER.match(text)):
+        if found.end() == 0:
+            break
+        text = text[found.end() :]
     text = _TRAILING_FILLER.sub("", text)
     return Mention(_QUOTES.sub("", text).strip(" ,.!?:;-"), rating, feeling, leading)
+
+
+def _names_title(text: str, is_title: Callable[[str], bool]) -> bool:
+    return is_title(text) or is_title(_TRAILING_FILLER.sub("", text))
 
 
 def _share_feelings(mentions: list[Mention]) -> list[Mention]:
     """ "I loved Heat and Up" rates both; "Heat and Up were great" too."""
     shared: list[Mention] = []
     for mention in mentions:
-        if mention.rating is None and shared and shared[-1].leading:
+        if (
+            mention.rating is None
+            and mention.bad_rating is None
+            and shared
+            and shared[-1].leading
+        ):
             previous = shared[-1]
             mention = Mention(mention.title, previous.rating, previous.feeling, True)
         shared.append(mention)
@@ -267,7 +333,9 @@ def _share_feelings(mentions: list[Mention]) -> list[Mention]:
     ):
         last = shared[-1]
         shared = [
-            Mention(m.title, last.rating, last.feeling) if m.rating is None else m
+            Mention(m.title, last.rating, last.feeling)
+            if m.rating is None and m.bad_rating is None
+            else m
             for m in shared
         ]
     return shared
@@ -285,9 +353,25 @@ def _bare_feeling(clause: str) -> float | None:
     return None
 
 
-def _is_noise(title: str) -> bool:
-    """A clause left with no letters or digits, or an article alone, names no movie."""
-    return not re.search(r"\w", title) or title.lower() in _ARTICLES_ALONE
+def _is_noise(title: str, is_title: Callable[[str], bool] = lambda _: False) -> bool:
+    """A clause left with no letters or digits, an article alone, or a fragment of
+    code (``Robert')``) names no movie."""
+    if not re.search(r"\w", title) or title.lower() in _ARTICLES_ALONE:
+        return True
+    return looks_like_code(title) and not is_title(title)
+
+
+def looks_like_code(text: str) -> bool:
+    """True for text made of code or markup rather than words: ``x'); DROP --``.
+
+    Titles have balanced brackets and few symbols, so this errs towards words.
+    """
+    if _CODE.search(text) or text.count("(") != text.count(")"):
+        return True
+    if text.count('"') % 2 or text.count("[") != text.count("]"):
+        return True
+    plain = sum(ch.isalnum() or ch.isspace() for ch in text)
+    return plain < 0.6 * len(text)
 
 
 def _format_stars(rating: float) -> str:

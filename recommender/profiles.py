@@ -164,6 +164,43 @@ class ProfileStore:
             )
             return [Entry(r.movie_id, r.rating, r.position) for r in rows]
 
+    def remove(self, sender_id: str, movie_id: int) -> Entry | None:
+        """Take one movie out of the profile; returns it, or None if it was absent."""
+        with Session(self.engine) as session, session.begin():
+            row = self._row(session, sender_id, movie_id)
+            if row is None:
+                return None
+            removed = Entry(row.movie_id, row.rating, row.position)
+            session.delete(row)
+        logger.info("removed movie %d for sender %s", movie_id, sender_id)
+        return removed
+
+    def replace(
+        self, sender_id: str, old_id: int, new_id: int, rating: float | None
+    ) -> Saved:
+        """Put ``new_id`` where ``old_id`` was, as when the wrong one of two
+        same-named movies was taken; the order of the profile is kept."""
+        if rating is not None and not 0.5 <= rating <= 5.0:
+            raise ValueError(f"a rating is 0.5 to 5 stars, got {rating}")
+        with Session(self.engine) as session, session.begin():
+            old = self._row(session, sender_id, old_id)
+            if old is not None and self._row(session, sender_id, new_id) is None:
+                old.movie_id, old.rating = new_id, rating
+                return Saved(new_id, Change.ADDED, rating)
+            if old is not None:
+                session.delete(old)
+        # Nothing to put it in place of, or already in the profile: save it there.
+        return self.save(sender_id, new_id, rating)
+
+    @staticmethod
+    def _row(session: Session, sender_id: str, movie_id: int) -> WatchedMovie | None:
+        return session.scalar(
+            select(WatchedMovie).where(
+                WatchedMovie.sender_id == sender_id,
+                WatchedMovie.movie_id == movie_id,
+            )
+        )
+
     def forget(self, sender_id: str) -> int:
         """Delete the person and their movies; returns how many movies went."""
         with Session(self.engine) as session, session.begin():

@@ -153,6 +153,84 @@ def test_parse_mentions(catalog, message, expected):
     assert _parsed(catalog, message) == (expected, False)
 
 
+@pytest.fixture(scope="module")
+def quirky_titles(catalog):
+    """The tiny catalogue plus titles that start with filler words or hold
+    abbreviations, as ml-latest-small has them."""
+    extra = {
+        "yes man",
+        "no country for old men",
+        "dr strangelove",
+        "kramer vs kramer",
+        "mr deeds",
+    }
+    return lambda text: catalog.is_title(text) or normalize(text) in extra
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # A title that starts with yes/no keeps it.
+        ("Yes Man was ok", [("Yes Man", 3.0)]),
+        ("I liked Yes Man", [("Yes Man", 4.0)]),
+        ("yes, I liked Yes Man", [("Yes Man", 4.0)]),
+        ("No Country for Old Men was great", [("No Country for Old Men", 4.5)]),
+        # ...while the same words before another title are dropped.
+        ("yes I loved the movie Heat too", [("Heat", 5.0)]),
+        ("no, I meant Heat 2013", [("Heat 2013", None)]),
+        ("I meant The Heat 2013", [("The Heat 2013", None)]),
+        # An abbreviation's full stop ends no sentence.
+        (
+            "I loved Dr. Strangelove and Fight Club",
+            [("Dr. Strangelove", 5.0), ("Fight Club", 5.0)],
+        ),
+        (
+            "Kramer vs. Kramer was ok. Mr. Deeds was boring",
+            [("Kramer vs. Kramer", 3.0), ("Mr. Deeds", 2.0)],
+        ),
+        ("I loved Up. Jaws was ok!", [("Up", 5.0), ("Jaws", 3.0)]),
+        # Code is no title; the words beside it may be.
+        ("Robert'); DROP TABLE profiles;--", [("DROP TABLE profiles", None)]),
+        ("<script>alert(1)</script>", []),
+    ],
+)
+def test_parse_mentions_filler_abbreviations_and_code(quirky_titles, message, expected):
+    mentions, _ = parse_mentions(message, quirky_titles)
+    assert [(m.title, m.rating) for m in mentions] == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "bad"),
+    [
+        ("Inception 6/5", "6/5"),
+        ("Alien -1/5", "-1/5"),
+        ("Heat 12/10", "12/10"),
+        ("Jaws 7 stars", "7 stars"),
+        ("7 stars for Fargo", "7 stars"),
+    ],
+)
+def test_rating_off_the_scale_is_no_rating(catalog, message, bad):
+    (mention,), _ = parse_mentions(message, catalog.is_title)
+    assert (mention.rating, mention.bad_rating) == (None, bad)
+
+
+def test_rating_on_the_scale_and_a_dash_before_it(catalog):
+    mentions, _ = parse_mentions("Alien - 1/5, Up 0/5, Jaws 10/10", catalog.is_title)
+    assert [(m.title, m.rating, m.bad_rating) for m in mentions] == [
+        ("Alien", 1.0, None),
+        ("Up", 0.5, None),
+        ("Jaws", 5.0, None),
+    ]
+
+
+def test_a_feeling_does_not_cover_a_rating_off_the_scale(catalog):
+    mentions, _ = parse_mentions("I loved Heat and Up 6/5", catalog.is_title)
+    assert [(m.title, m.rating, m.bad_rating) for m in mentions] == [
+        ("Heat", 5.0, None),
+        ("Up", None, "6/5"),
+    ]
+
+
 def test_huge_message_is_cut_and_said(catalog):
     mentions, truncated = parse_mentions("Heat, " * 1000, catalog.is_title)
     assert truncated
@@ -196,3 +274,19 @@ def test_real_catalogue_sabrina_is_ambiguous(real_catalog):
     match = real_catalog.match("Sabrina")
     assert match.kind is MatchKind.AMBIGUOUS
     assert {m.display for m in match.candidates} == {"Sabrina (1954)", "Sabrina (1995)"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Yes Man was ok", "Yes Man (2008)"),
+        ("I liked Yes Man", "Yes Man (2008)"),
+        ("I loved Dr. Strangelove", "Dr. Strangelove or: How I Learned to Stop"),
+    ],
+)
+def test_real_catalogue_filler_and_abbreviations(real_catalog, message, expected):
+    (mention,), _ = parse_mentions(message, real_catalog.is_title)
+    match = real_catalog.match(mention.title)
+    assert match.kind is MatchKind.MATCHED, match
+    assert match.movie.display.startswith(expected)

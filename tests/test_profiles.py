@@ -80,3 +80,32 @@ def test_nothing_is_opened_before_first_use(tmp_path):
     assert not path.exists()
     store.history("ann")
     assert path.exists()
+
+
+def test_remove_takes_out_one_movie_and_keeps_the_order(store):
+    for movie_id in (1, 2, 3):
+        store.save("ann", movie_id, 4.0)
+    assert store.remove("ann", 2) == Entry(2, 4.0, 2)
+    assert store.remove("ann", 2) is None
+    assert store.remove("bob", 1) is None
+    assert store.history("ann") == [Entry(1, 4.0, 1), Entry(3, 4.0, 3)]
+
+
+def test_replace_puts_the_other_movie_in_the_same_place(store):
+    store.save("ann", 1, 3.0)
+    store.save("ann", 2, 5.0)
+    store.save("ann", 3, None)
+    saved = store.replace("ann", 2, 20, 5.0)
+    assert (saved.movie_id, saved.change, saved.rating) == (20, Change.ADDED, 5.0)
+    assert store.history("ann") == [
+        Entry(1, 3.0, 1),
+        Entry(20, 5.0, 2),
+        Entry(3, None, 3),
+    ]
+
+
+def test_replace_with_a_movie_already_there_keeps_one_of_it(store):
+    store.save("ann", 1, 3.0)
+    store.save("ann", 2, 5.0)
+    store.replace("ann", 2, 1, 4.0)
+    assert store.history("ann") == [Entry(1, 4.0, 1)]
