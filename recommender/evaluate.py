@@ -230,6 +230,7 @@ class Run:
             )
             results[peer["model"]].update(
                 fit_seconds=peer.get("fit_seconds"),
+                epochs_run=peer.get("epochs_run"),
                 params=peer.get("params"),
                 version=peer.get("version"),
             )

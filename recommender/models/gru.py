@@ -49,9 +49,9 @@ class GRUConfig:
     # Training reads each user's last N movies only (None: all). Long histories
     # dominate the loss otherwise; the last movies are also the closest in taste
     # to what comes next. SASRec trains on a user's last 200 the same way.
-    train_history: int | None = None
+    train_history: int | None = 100
     batch_size: int = 32  # windows per optimiser step
-    epochs: int = 12  # passes over all windows
+    epochs: int = 26  # passes over all windows
     lr: float = 3e-3  # Adam learning rate
     weight_decay: float = 0.0  # Adam L2 penalty
     seed: int = 0  # seeds weight init, dropout and window shuffling
