@@ -11,7 +11,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-import re
 from functools import lru_cache
 from typing import Any
 
@@ -19,18 +18,33 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import replies
-from actions.choices import Skip, resolve_choice
-from recommender.catalog import MatchKind, Movie
+from actions import replies, requests
+from actions.choices import Skip, is_choice_answer, resolve_choice
+from recommender.catalog import MatchKind, Movie, split_year
 from recommender.errors import ArtifactError
-from recommender.mentions import MAX_MENTIONS, parse_mentions
-from recommender.profiles import Change, ProfileStore
+from recommender.mentions import MAX_MENTIONS, Mention, parse_mentions
+from recommender.profiles import Change, ProfileStore, Saved
 from recommender.service import Recommender
 
 logger = logging.getLogger(__name__)
 
 PENDING = "pending_choices"
 FORGET = "forget_requested"
+# Less known movies of a title just taken, which the person may pick instead by
+# giving the year ("Heat 2013" after "Heat (1995), not The Heat (2013)?").
+OFFERED = "offered_alternatives"
+# A which-movie question left unanswered is asked this many times in all, then
+# dropped, so that it does not follow every later message.
+MAX_ASKS = 2
+# The actions that may ask "are you sure?" before deleting a profile; a yes
+# counts only right after one of them.
+ASKING_ACTIONS = frozenset(
+    {"action_forget_me", "action_record_movies", "action_remove_movie"}
+)
+NOTHING_TO_CHOOSE = (
+    "There is nothing to choose right now. Tell me a movie you watched, or ask what "
+    "to watch next."
+)
 # How a line confirming a newly added movie starts.
 ADDED = "✓"
 # How many picks an answer lists.
@@ -47,6 +61,26 @@ def buttons_for(tracker: Tracker, buttons: list[dict]) -> list[dict]:
     if tracker.get_latest_input_channel() in TYPED_CHOICE_CHANNELS:
         return []
     return buttons
+
+
+def intent_of(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def previous_action(tracker: Tracker) -> str | None:
+    """The last action the bot ran before the person's latest message."""
+    events = list(tracker.events)
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") == "user":
+            break
+    else:
+        return None
+    for event in reversed(events[:index]):
+        if event.get("event") == "user":
+            return None
+        if event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name")
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -75,7 +109,13 @@ class MovieAction(Action, abc.ABC):
         domain: dict[str, Any],
     ) -> list[EventType]:
         try:
-            return await asyncio.to_thread(self.answer, dispatcher, tracker)
+            events = await asyncio.to_thread(self.answer, dispatcher, tracker)
+            # "Are you sure?" holds only for the next message: anything else
+            # said in between withdraws it.
+            asked = any(e.get("name") == FORGET for e in events)
+            if tracker.get_slot(FORGET) and not asked:
+                events.append(SlotSet(FORGET, False))
+            return events
         except ArtifactError as error:
             logger.error("%s: %s", self.name(), error)
             dispatcher.utter_message(
@@ -104,47 +144,101 @@ class ActionRecordMovies(MovieAction):
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         catalog = recommender().catalog
         text = (tracker.latest_message.get("text") or "").strip()
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        pending: list[dict] = list(tracker.get_slot(PENDING) or [])
+        # The classifier may take a request for a movie list; the words decide.
+        if requests.asks_to_forget(text):
+            return ActionForgetMe().answer(dispatcher, tracker)
+        if requests.titles_to_remove(text) and not catalog.is_title(text):
+            return ActionRemoveMovie().answer(dispatcher, tracker)
+
+        intent = intent_of(tracker)
+        entities = tracker.latest_message.get("entities")
+        pending: list[dict] = [dict(p) for p in tracker.get_slot(PENDING) or []]
+        offered: list[dict] = list(tracker.get_slot(OFFERED) or [])
         sender = tracker.sender_id
         lines: list[str] = []
+        offers: list[dict] = []  # alternatives named in this answer
+        open_question = pending[0] if pending else None
+        attempt = False  # an answer to the open question that could not be read
 
         if pending:
             options = [catalog[m] for m in pending[0]["options"] if m in catalog]
             choice = next(tracker.get_latest_entity_values("choice"), None)
-            picked = resolve_choice(text, options, choice)
+            # "No Country for Old Men" names another movie: no "no" to the question.
+            other = choice is None and self._names_other_movie(text, options)
+            picked = None if other else resolve_choice(text, options, choice)
             if picked is Skip.NONE:
                 lines.append(f"OK, I left out “{pending.pop(0)['query']}”.")
             elif isinstance(picked, Movie):
                 asked = pending.pop(0)
                 lines.append(self._save(sender, picked, asked["rating"]))
-            elif intent in ("choose_movie", "affirm", "deny"):
+            elif intent in ("choose_movie", "affirm", "deny") and not other:
                 lines.append("Sorry, I couldn't tell which one you meant.")
+                attempt = True
             else:
-                lines += self._record(sender, text, pending)
-        elif intent == "choose_movie" and not tracker.latest_message.get("entities"):
-            lines += self._record(sender, text, pending, quiet=True) or [
-                "There is nothing to choose right now. Tell me a movie you watched, "
-                "or ask what to watch next."
-            ]
+                lines += self._record(sender, text, pending, offered, offers)
+        elif (
+            intent == "choose_movie"
+            and not entities
+            and is_choice_answer(text)
+            and not catalog.is_title(text)
+        ):
+            lines.append(NOTHING_TO_CHOOSE)
+        elif intent == "choose_movie" and not entities:
+            lines += self._record(sender, text, pending, offered, offers, quiet=True)
+            if not lines and not pending:
+                lines.append(NOTHING_TO_CHOOSE)
         else:
-            lines += self._record(sender, text, pending)
+            lines += self._record(sender, text, pending, offered, offers)
+
+        if pending and pending[0] is open_question and not attempt:
+            # Asked before and not answered now: ask once more, then let it go.
+            asks = open_question.get("asks", 1)
+            if asks >= MAX_ASKS:
+                pending.pop(0)
+                lines.append(replies.dropped_question(open_question["query"]))
+            else:
+                open_question["asks"] = asks + 1
 
         if lines:
             dispatcher.utter_message(text="\n".join(lines))
         if pending:
             self._ask(dispatcher, tracker, pending[0])
-        elif any(line.startswith("✓") for line in lines):
+        elif any(line.startswith(ADDED) for line in lines):
             count = len(store().history(sender))
             dispatcher.utter_message(
                 text=f"You have {replies.movies(count)} in your profile. Name more, "
                 "or ask “what should I watch next?” or “what is best for me?”."
             )
-        return [SlotSet(PENDING, pending or None)]
+        return [
+            SlotSet(PENDING, pending or None),
+            SlotSet(OFFERED, offers or None),
+        ]
+
+    def _names_other_movie(self, text: str, options: list[Movie]) -> bool:
+        """True when ``text`` names a known title that is none of ``options``."""
+        catalog = recommender().catalog
+        mentions, _ = parse_mentions(text, catalog.is_title)
+        for mention in mentions:
+            if catalog.is_title(mention.title):
+                match = catalog.match(mention.title)
+                if match.kind is MatchKind.MATCHED and match.movie not in options:
+                    return True
+        return False
 
     def _record(
-        self, sender: str, text: str, pending: list[dict], quiet: bool = False
+        self,
+        sender: str,
+        text: str,
+        pending: list[dict],
+        offered: list[dict],
+        offers: list[dict],
+        quiet: bool = False,
     ) -> list[str]:
+        """Save the movies named in ``text``; returns the lines to say.
+
+        Same-named movies to ask about go to ``pending``; ``offered`` holds the
+        alternatives named in the answer before, ``offers`` gets this answer's.
+        """
         catalog = recommender().catalog
         mentions, truncated = parse_mentions(text, catalog.is_title)
         if not mentions:
@@ -161,6 +255,11 @@ class ActionRecordMovies(MovieAction):
             match = catalog.match(mention.title)
             if match.kind is MatchKind.MATCHED:
                 movie = match.movie
+                instead = self._offered_instead(sender, movie, mention, offered)
+                if instead is not None:
+                    said[movie.movie_id] = len(lines)
+                    lines.append(instead)
+                    continue
                 if movie.movie_id in said:
                     # Named twice in one message: the later feeling wins.
                     lines[said[movie.movie_id]] = self._save(
@@ -168,11 +267,21 @@ class ActionRecordMovies(MovieAction):
                     )
                     continue
                 said[movie.movie_id] = len(lines)
-                line = self._save(sender, movie, mention.rating)
-                if match.others and line.startswith(ADDED):
+                saved = store().save(sender, movie.movie_id, mention.rating)
+                line = self._saved_line(movie, saved)
+                if mention.bad_rating:
+                    line += replies.off_the_scale(mention.bad_rating, mention.title)
+                elif match.others and saved.change is Change.ADDED:
                     other = match.others[0]
                     line += f" (not {other.display}? add the year, e.g. "
-                    line += f"“{mention.title} {other.year}”)"
+                    line += f"“{split_year(mention.title)[0]} {other.year}”)"
+                    offers.append(
+                        {
+                            "taken": movie.movie_id,
+                            "others": [m.movie_id for m in match.others],
+                            "rating": saved.rating,
+                        }
+                    )
                 lines.append(line)
             elif match.kind is MatchKind.AMBIGUOUS:
                 ids = [m.movie_id for m in match.candidates]
@@ -198,12 +307,37 @@ class ActionRecordMovies(MovieAction):
             )
         return lines
 
+    def _offered_instead(
+        self, sender: str, movie: Movie, mention: Mention, offered: list[dict]
+    ) -> str | None:
+        """Put ``movie`` in place of the one taken just before, when the bot had
+        offered it as the other movie of that title; None when it had not."""
+        for offer in offered:
+            if movie.movie_id not in offer["others"]:
+                continue
+            taken = recommender().catalog.get(offer["taken"])
+            in_profile = {e.movie_id for e in store().history(sender)}
+            if taken is None or taken.movie_id not in in_profile:
+                return None
+            offered.remove(offer)
+            rating = offer["rating"] if mention.rating is None else mention.rating
+            saved = store().replace(sender, taken.movie_id, movie.movie_id, rating)
+            return (
+                f"{ADDED} {movie.display}: {replies.feeling(saved.rating)} "
+                f"(instead of {taken.display})"
+            )
+        return None
+
     def _save(
         self, sender: str, movie: Movie, rating: float | None, again: bool = False
     ) -> str:
         saved = store().save(sender, movie.movie_id, rating)
         if again:
             return f"✓ {movie.display}: {replies.feeling(saved.rating)} (named twice)"
+        return self._saved_line(movie, saved)
+
+    @staticmethod
+    def _saved_line(movie: Movie, saved: Saved) -> str:
         if saved.change is Change.ADDED:
             return f"{ADDED} {movie.display}: {replies.feeling(saved.rating)}"
         if saved.change is Change.UPDATED:
@@ -310,25 +444,57 @@ class ActionShowProfile(MovieAction):
 
 
 class ActionForgetMe(MovieAction):
-    """Delete the person's profile, once they have said yes to it."""
+    """Delete the person's profile, once they have said yes to it.
+
+    Only a message that clearly asks for it opens the question, whatever intent
+    the classifier guessed; anything else is read as movies.
+    """
 
     def name(self) -> str:
         return "action_forget_me"
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        text = tracker.latest_message.get("text") or ""
-        asked = bool(tracker.get_slot(FORGET))
+        intent = intent_of(tracker)
+        text = (tracker.latest_message.get("text") or "").strip()
         sender = tracker.sender_id
+        asked = (
+            bool(tracker.get_slot(FORGET))
+            and previous_action(tracker) in ASKING_ACTIONS
+        )
 
-        if not asked and tracker.get_slot(PENDING) and intent in ("affirm", "deny"):
+        if asked:
+            if requests.is_plain_yes(text) or requests.asks_to_forget(text):
+                removed = store().forget(sender)
+                dispatcher.utter_message(
+                    text=f"Done: I deleted your profile ({replies.movies(removed)}). "
+                    "We start afresh."
+                )
+                return [
+                    SlotSet(FORGET, False),
+                    SlotSet(PENDING, None),
+                    SlotSet(OFFERED, None),
+                ]
+            dispatcher.utter_message(text="OK, I keep your profile as it is.")
+            events: list = [SlotSet(FORGET, False)]
+            if intent != "deny" and _names_movies(text):
+                # "Yes Man was great" is no yes, but it is a movie.
+                events += ActionRecordMovies().answer(dispatcher, tracker)
+            return events
+
+        if tracker.get_slot(PENDING) and intent in ("affirm", "deny"):
             # "no" to "which Sabrina?" is about the movie, not the profile.
             return ActionRecordMovies().answer(dispatcher, tracker)
-        if intent == "forget_me" and _NEGATED.search(text):
+        if requests.refuses_to_forget(text):
             dispatcher.utter_message(text="Don't worry: I keep your profile.")
             return [SlotSet(FORGET, False)]
-        if intent == "forget_me":
+        if requests.asks_to_forget(text):
             count = len(store().history(sender))
+            if not count:
+                dispatcher.utter_message(
+                    text="There is nothing to forget: I have no movies of yours. "
+                    "Tell me one you watched, or ask what to watch next."
+                )
+                return [SlotSet(FORGET, False)]
             dispatcher.utter_message(
                 text=f"That deletes your profile ({replies.movies(count)}) and cannot "
                 "be undone. Are you sure?",
@@ -341,20 +507,71 @@ class ActionForgetMe(MovieAction):
                 ),
             )
             return [SlotSet(FORGET, True)]
-        if asked and intent == "affirm":
-            removed = store().forget(sender)
+        if intent in ("affirm", "deny") and not _names_movies(text):
             dispatcher.utter_message(
-                text=f"Done: I deleted your profile ({replies.movies(removed)}). "
-                "We start afresh."
+                text="OK! Tell me a movie you watched, or ask what to watch next."
             )
-            return [SlotSet(FORGET, False), SlotSet(PENDING, None)]
-        if asked:
-            dispatcher.utter_message(text="OK, I keep your profile as it is.")
-            return [SlotSet(FORGET, False)]
-        dispatcher.utter_message(
-            text="OK! Tell me a movie you watched, or ask what to watch next."
-        )
+            return []
+        # Not a request to forget ("I loved Everything Everywhere", "delete Heat"):
+        # the movie actions read it.
+        return ActionRecordMovies().answer(dispatcher, tracker)
+
+
+class ActionRemoveMovie(MovieAction):
+    """Take single movies out of the profile: "delete Heat", "remove Up from my
+    list". The rest of the profile stays."""
+
+    def name(self) -> str:
+        return "action_remove_movie"
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
+        catalog = recommender().catalog
+        text = (tracker.latest_message.get("text") or "").strip()
+        if requests.asks_to_forget(text):
+            return ActionForgetMe().answer(dispatcher, tracker)
+        titles = None if catalog.is_title(text) else requests.titles_to_remove(text)
+        if titles is None:
+            return ActionRecordMovies().answer(dispatcher, tracker)
+
+        sender = tracker.sender_id
+        mentions, _ = parse_mentions(titles, catalog.is_title)
+        lines: list[str] = []
+        removed = False
+        for mention in mentions:
+            in_profile = {e.movie_id for e in store().history(sender)}
+            match = catalog.match(mention.title)
+            if match.kind is MatchKind.MATCHED:
+                fits = [match.movie, *match.others]
+            elif match.kind is MatchKind.AMBIGUOUS:
+                fits = list(match.candidates)
+            else:
+                fits = []
+            mine = [m for m in fits if m.movie_id in in_profile]
+            title = replies.quoted(split_year(mention.title)[0])
+            if len(mine) == 1:
+                store().remove(sender, mine[0].movie_id)
+                removed = True
+                lines.append(f"Removed {mine[0].display} from your profile.")
+            elif mine:
+                names = " and ".join(m.display for m in mine)
+                lines.append(
+                    f"Your profile has {names}: add the year to say which, e.g. "
+                    f"“delete {split_year(mention.title)[0]} {mine[-1].year}”."
+                )
+            elif match.kind is MatchKind.MATCHED:
+                lines.append(f"{match.movie.display} is not in your profile.")
+            else:
+                lines.append(f"I found no {title} in your profile.")
+        if not lines:
+            lines.append("Which movie should I remove? Say e.g. “delete Heat”.")
+        if removed:
+            count = len(store().history(sender))
+            lines.append(f"You have {replies.movies(count)} in your profile now.")
+        dispatcher.utter_message(text="\n".join(lines))
         return []
 
 
-_NEGATED = re.compile(r"\b(?:don'?t|do\s+not|never|dont)\b", re.IGNORECASE)
+def _names_movies(text: str) -> bool:
+    """True when ``text`` names anything that could be a movie."""
+    mentions, _ = parse_mentions(text, recommender().catalog.is_title)
+    return bool(mentions)

@@ -31,6 +31,24 @@ _OLDER = re.compile(r"\b(?:older|oldest|original|earlier|first one made)\b", re.
 _NEWER = re.compile(r"\b(?:newer|newest|latest|recent|remake|later)\b", re.I)
 
 
+# Words that only make sense as an answer to a which-movie question.
+_CHOICE_WORDS = set(_ORDINALS) | {
+    "last", "older", "oldest", "newer", "newest", "latest", "earlier", "later",
+    "original", "remake", "recent", "none", "neither",
+}  # fmt: skip
+_CHOICE_FILLER = {
+    "the", "a", "please", "i", "meant", "mean", "number", "option", "nr", "no",
+    "from", "that", "this", "film", "movie", "made", "in", "of", "them", "those",
+}  # fmt: skip
+
+
+def is_choice_answer(text: str) -> bool:
+    """True for "the second", "2", "the 1995 one": a pick and nothing else."""
+    words = normalize(text).split()
+    picks = [w for w in words if w in _CHOICE_WORDS or w.isdigit() or w == "one"]
+    return bool(picks) and all(w in _CHOICE_FILLER or w in picks for w in words)
+
+
 class Skip(Enum):
     """The person wants none of the offered movies."""
 

@@ -68,3 +68,18 @@ def closest(query: str, options: list[Movie]) -> str:
         return f"I couldn't find {query} in the MovieLens catalogue."
     names = ", ".join(m.display for m in options)
     return f"I couldn't find {query} in the MovieLens catalogue. Closest: {names}."
+
+
+def dropped_question(query: str) -> str:
+    return (
+        f"I left out {quoted(query)} for now; name it again with its year when you "
+        "want it in your profile."
+    )
+
+
+def off_the_scale(written: str, title: str) -> str:
+    """What follows a saved movie whose rating was off the scale."""
+    return (
+        f" — {quoted(written)} is off the scale, so I saved no rating: ratings go "
+        f"from 0 to 5 stars (or out of 10), e.g. {quoted(title + ' 4/5')}"
+    )

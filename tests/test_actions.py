@@ -4,17 +4,25 @@ domain, and exact checks on what the person is told and what is saved."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from ruamel.yaml import YAML
 
 from actions import actions
+from recommender.catalog import Catalog
 from recommender.profiles import ProfileStore
 
 DOMAIN: dict = {
-    "slots": {"pending_choices": {"type": "any"}, "forget_requested": {"type": "bool"}}
+    "slots": {
+        "pending_choices": {"type": "any"},
+        "forget_requested": {"type": "bool"},
+        "offered_alternatives": {"type": "any"},
+    }
 }
 
 
@@ -37,6 +45,9 @@ class Chat:
         self.channel = channel
         self.pending = None
         self.forget = False
+        self.offered = None
+        # What the bot ran last: a yes to "are you sure?" counts right after it.
+        self.last_action = "action_listen"
 
     def say(self, action, text: str, intent: str = "inform_movies", entities=()):
         tracker = Tracker.from_dict(
@@ -45,6 +56,7 @@ class Chat:
                 "slots": {
                     "pending_choices": self.pending,
                     "forget_requested": self.forget,
+                    "offered_alternatives": self.offered,
                 },
                 "latest_message": {
                     "text": text,
@@ -52,7 +64,9 @@ class Chat:
                     "entities": list(entities),
                 },
                 "events": [
-                    {"event": "user", "text": text, "input_channel": self.channel}
+                    {"event": "action", "name": self.last_action},
+                    {"event": "action", "name": "action_listen"},
+                    {"event": "user", "text": text, "input_channel": self.channel},
                 ],
                 "paused": False,
                 "followup_action": None,
@@ -62,9 +76,12 @@ class Chat:
         )
         dispatcher = CollectingDispatcher()
         events = asyncio.run(action.run(dispatcher, tracker, DOMAIN))
+        slots = {"pending_choices": "pending", "forget_requested": "forget"}
+        slots["offered_alternatives"] = "offered"
         for event in events:
-            if event["event"] == "slot" and event["name"] == "pending_choices":
-                self.pending = event["value"]
+            if event["event"] == "slot" and event["name"] in slots:
+                setattr(self, slots[event["name"]], event["value"])
+        self.last_action = action.name()
         return dispatcher.messages, events
 
     def text(self, action, text: str, **kwargs) -> str:
@@ -318,3 +335,356 @@ def test_untrained_models_are_said_plainly(tmp_path, monkeypatch):
 def test_store_is_a_real_database(tmp_path):
     assert isinstance(actions.store(), ProfileStore)
     assert actions.store().url.startswith("sqlite:///")
+
+
+REMOVE = actions.ActionRemoveMovie()
+HELP_DOMAIN = Path(__file__).resolve().parents[1] / "domain.yml"
+
+
+@pytest.fixture
+def more_titles():
+    """The tiny catalogue plus titles that start with yes/no or hold an
+    abbreviation, as ml-latest-small has them."""
+    catalog = actions.recommender().catalog
+    rows = [
+        {
+            "movie_id": m.movie_id,
+            "title": m.title,
+            "year": m.year,
+            "genres": "|".join(m.genres),
+            "popularity": m.popularity,
+        }
+        for m in catalog
+    ]
+    for movie_id, title, year in [
+        (101, "Yes Man", 2008),
+        (102, "Man, The", 2005),
+        (103, "No Country for Old Men", 2007),
+        (
+            104,
+            "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb",
+            1964,
+        ),
+    ]:
+        rows.append(
+            {
+                "movie_id": movie_id,
+                "title": title,
+                "year": year,
+                "genres": "Comedy",
+                "popularity": 30,
+            }
+        )
+    actions.recommender().__dict__["catalog"] = Catalog(pd.DataFrame(rows))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I loved Everything Everywhere All at Once",
+        "I loved Everything Everywhere",
+        "Heat was great",
+    ],
+)
+def test_a_message_classified_as_forget_me_but_naming_movies_deletes_nothing(text):
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat and Up")
+    reply = chat.text(FORGET, text, intent="forget_me")
+    assert "Are you sure?" not in reply
+    assert not chat.forget
+    assert chat.text(FORGET, "yes", intent="affirm") == (
+        "OK! Tell me a movie you watched, or ask what to watch next."
+    )
+    assert [m for m, _ in history()] == [2, 13]
+
+
+def test_everything_everywhere_is_read_as_a_movie():
+    chat = Chat()
+    reply = chat.text(FORGET, "I loved Everything Everywhere", intent="forget_me")
+    assert reply.startswith(
+        "I couldn't find “Everything Everywhere” in the MovieLens catalogue."
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "forget me",
+        "delete my profile",
+        "erase my data",
+        "please forget everything about me",
+        "can you delete all my movies",
+        "start over",
+    ],
+)
+def test_a_clear_request_to_be_forgotten_asks_first(text):
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat")
+    # Whatever the classifier guessed, the words decide.
+    for action, intent in [(FORGET, "forget_me"), (RECORD, "inform_movies")]:
+        assert chat.text(action, text, intent=intent) == (
+            "That deletes your profile (1 movie) and cannot be undone. Are you sure?"
+        )
+        assert chat.forget is True
+        assert "keep your profile" in chat.text(FORGET, "no", intent="deny")
+    assert history() == [(2, 5.0)]
+
+
+def test_asking_again_after_are_you_sure_is_a_yes():
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat")
+    chat.say(FORGET, "forget me", intent="forget_me")
+    reply = chat.text(RECORD, "delete my profile", intent="inform_movies")
+    assert reply == "Done: I deleted your profile (1 movie). We start afresh."
+    assert history() == []
+
+
+def test_yes_counts_only_right_after_are_you_sure():
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat")
+    chat.say(FORGET, "forget me", intent="forget_me")
+    chat.say(RECORD, "Up was ok")
+    assert chat.forget is False
+    chat.text(FORGET, "yes", intent="affirm")
+    assert history() == [(2, 5.0), (13, 3.0)]
+
+    # A reply from a template in between ("help") withdraws the question too.
+    chat.say(FORGET, "forget me", intent="forget_me")
+    chat.last_action = "utter_help"
+    assert chat.text(FORGET, "yes", intent="affirm") == (
+        "OK! Tell me a movie you watched, or ask what to watch next."
+    )
+    assert len(history()) == 2
+
+
+def test_a_movie_after_are_you_sure_keeps_the_profile(more_titles):
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat")
+    chat.say(FORGET, "forget me", intent="forget_me")
+    reply = chat.text(FORGET, "Yes Man was great", intent="affirm")
+    assert reply.startswith(
+        "OK, I keep your profile as it is.\n✓ Yes Man (2008): really liked (4.5★)"
+    )
+    assert history() == [(2, 5.0), (101, 4.5)]
+
+
+def test_forget_me_with_an_empty_profile_says_there_is_nothing():
+    chat = Chat()
+    assert chat.text(FORGET, "forget me", intent="forget_me") == (
+        "There is nothing to forget: I have no movies of yours. Tell me one you "
+        "watched, or ask what to watch next."
+    )
+    assert chat.forget is False
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "left"),
+    [
+        ("delete Heat", "remove_movie", [13, 4]),
+        ("delete Heat", "forget_me", [13, 4]),  # classified as forget me
+        ("remove Titanic from my list", "remove_movie", [2, 13]),
+        ("remove Titanic from my list", "inform_movies", [2, 13]),
+    ],
+)
+def test_remove_one_movie_keeps_the_others(text, intent, left):
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat, Up and Titanic")
+    reply = chat.text(
+        REMOVE if intent == "remove_movie" else RECORD, text, intent=intent
+    )
+    gone = "Titanic (1997)" if "Titanic" in text else "Heat (1995)"
+    assert reply == (
+        f"Removed {gone} from your profile.\nYou have 2 movies in your profile now."
+    )
+    assert [m for m, _ in history()] == left
+    assert chat.forget is False
+
+
+def test_remove_finds_the_movie_the_profile_has():
+    chat = Chat()
+    chat.say(RECORD, "The Heat 2013, Sabrina 1954, Sabrina 1995")
+    # "Heat" is the 1995 one, but the profile has the 2013 one.
+    assert chat.text(REMOVE, "delete Heat", intent="remove_movie").startswith(
+        "Removed The Heat (2013) from your profile."
+    )
+    assert chat.text(REMOVE, "remove Sabrina", intent="remove_movie") == (
+        "Your profile has Sabrina (1954) and Sabrina (1995): add the year to say "
+        "which, e.g. “delete Sabrina 1995”."
+    )
+    assert chat.text(REMOVE, "remove Fargo", intent="remove_movie") == (
+        "Fargo (1996) is not in your profile."
+    )
+    assert chat.text(REMOVE, "delete Sabrina 1995", intent="remove_movie") == (
+        "Removed Sabrina (1995) from your profile.\n"
+        "You have 1 movie in your profile now."
+    )
+    assert history() == [(6, None)]
+
+
+def test_remove_intent_on_a_plain_movie_records_it():
+    chat = Chat()
+    assert "✓ Up (2009): loved (5★)" in chat.text(
+        REMOVE, "I loved Up", intent="remove_movie"
+    )
+    assert history() == [(13, 5.0)]
+
+
+HEAT_HINT = (
+    "✓ Heat (1995): loved (5★) (not The Heat (2013)? add the year, e.g. “Heat 2013”)"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "action", "intent"),
+    [
+        ("Heat 2013", RECORD, "inform_movies"),
+        ("I meant Heat 2013", RECORD, "choose_movie"),
+        ("no, I meant Heat 2013", FORGET, "deny"),
+    ],
+)
+def test_the_year_of_the_offered_alternative_replaces_the_match(answer, action, intent):
+    chat = Chat()
+    chat.say(RECORD, "Up was ok")
+    assert HEAT_HINT in chat.text(RECORD, "I loved Heat")
+    reply = chat.text(action, answer, intent=intent)
+    assert reply.startswith("✓ The Heat (2013): loved (5★) (instead of Heat (1995))")
+    assert history() == [(13, 3.0), (3, 5.0)]
+
+
+def test_the_offered_alternative_with_its_own_feeling_takes_that_feeling():
+    chat = Chat()
+    chat.say(RECORD, "I liked Titanic")
+    reply = chat.text(RECORD, "Titanic 1953 was boring")
+    assert reply.startswith(
+        "✓ Titanic (1953): didn't like (2★) (instead of Titanic (1997))"
+    )
+    assert history() == [(5, 2.0)]
+
+
+def test_a_movie_already_in_the_profile_is_not_replaced():
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat")
+    reply = chat.text(RECORD, "Heat was ok")
+    assert reply.startswith("✓ Heat (1995): ok (3★) (was loved (5★))")
+    assert "add the year" not in reply
+    chat.say(RECORD, "The Heat 2013")
+    assert history() == [(2, 3.0), (3, None)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yes Man was ok", "✓ Yes Man (2008): ok (3★)"),
+        ("I liked Yes Man", "✓ Yes Man (2008): liked (4★)"),
+        ("yes, I liked Yes Man", "✓ Yes Man (2008): liked (4★)"),
+    ],
+)
+def test_titles_starting_with_yes_keep_it(more_titles, text, expected):
+    assert Chat().text(RECORD, text).startswith(expected)
+    assert history() == [(101, float(expected[-3]))]
+
+
+def test_a_title_starting_with_no_is_no_answer_to_a_question(more_titles):
+    chat = Chat()
+    chat.say(RECORD, "Sabrina")
+    messages, _ = chat.say(FORGET, "No Country for Old Men was great", intent="deny")
+    assert messages[0]["text"].startswith(
+        "✓ No Country for Old Men (2007): really liked (4.5★)"
+    )
+    assert "Which “Sabrina”" in messages[-1]["text"]
+    assert history() == [(103, 4.5)]
+
+
+def test_code_asks_no_question():
+    chat = Chat()
+    reply = chat.text(RECORD, "Robert'); DROP TABLE profiles;--")
+    assert reply.startswith("I couldn't find “DROP TABLE profiles”")
+    assert "Which" not in reply
+    assert chat.pending is None and history() == []
+
+
+def test_an_unanswered_question_is_asked_once_more_then_dropped():
+    chat = Chat()
+    chat.say(RECORD, "Sabrina")
+    messages, _ = chat.say(RECORD, "I loved Up")
+    assert messages[-1]["text"].startswith("Which “Sabrina” did you mean?")
+    reply = chat.text(RECORD, "Fargo was ok")
+    assert reply.splitlines()[:2] == [
+        "✓ Fargo (1996): ok (3★)",
+        "I left out “Sabrina” for now; name it again with its year when you want it "
+        "in your profile.",
+    ]
+    assert "Which" not in reply and chat.pending is None
+    assert "Which" not in chat.text(RECORD, "Jaws")
+
+
+def test_a_failed_answer_to_the_question_does_not_use_it_up():
+    chat = Chat()
+    chat.say(RECORD, "Sabrina")
+    for _ in range(3):
+        messages, _ = chat.say(RECORD, "the fifth", intent="choose_movie")
+        assert "couldn't tell which one" in messages[0]["text"]
+        assert messages[-1]["text"].startswith("Which “Sabrina” did you mean?")
+    chat.say(RECORD, "2", intent="choose_movie")
+    assert history() == [(7, None)]
+
+
+@pytest.mark.parametrize("text", ["the second", "2", "the older one", "the 1995 one"])
+def test_a_choice_with_nothing_to_choose_gets_one_answer(text):
+    chat = Chat()
+    assert chat.text(RECORD, text, intent="choose_movie") == actions.NOTHING_TO_CHOOSE
+    assert chat.pending is None and history() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "title", "movie_id"),
+    [("Inception 6/5", "6/5", "Inception", 10), ("Alien -1/5", "-1/5", "Alien", 19)],
+)
+def test_a_rating_off_the_scale_is_said_and_not_saved(text, written, title, movie_id):
+    reply = Chat().text(RECORD, text)
+    assert reply.splitlines()[0].endswith(
+        f": watched (no rating) — “{written}” is off the scale, so I saved no rating: "
+        f"ratings go from 0 to 5 stars (or out of 10), e.g. “{title} 4/5”"
+    )
+    assert history() == [(movie_id, None)]
+
+
+def test_abbreviations_do_not_split_a_list(more_titles):
+    reply = Chat().text(RECORD, "I loved Dr. Strangelove and Fight Club")
+    assert "couldn't find" not in reply
+    assert history() == [(104, 5.0), (29, 5.0)]
+
+
+def _domain() -> dict:
+    return YAML(typ="safe").load(HELP_DOMAIN.read_text())
+
+
+def test_help_puts_each_bullet_on_its_own_line():
+    text = _domain()["responses"]["utter_help"][0]["text"]
+    lines = text.splitlines()
+    assert lines[0] == "Here is what I can do:"
+    assert len(lines) == 7
+    assert all(line.startswith("• ") for line in lines[1:])
+    assert "•" not in lines[0]
+
+
+def test_every_intent_and_action_is_wired():
+    root = HELP_DOMAIN.parent
+    domain = _domain()
+    rules = YAML(typ="safe").load((root / "data" / "rules.yml").read_text())
+    nlu = YAML(typ="safe").load((root / "data" / "nlu.yml").read_text())
+    steps = [step for rule in rules["rules"] for step in rule["steps"]]
+    trained = {item["intent"] for item in nlu["nlu"] if "intent" in item}
+    assert trained | {"empty_message"} == set(domain["intents"])
+    ruled = {s["intent"] for s in steps if "intent" in s} - {"nlu_fallback"}
+    assert ruled <= set(domain["intents"])
+    custom = {s["action"] for s in steps if s.get("action", "").startswith("action_")}
+    assert custom == set(domain["actions"])
+    served = {
+        cls().name()
+        for cls in vars(actions).values()
+        if isinstance(cls, type)
+        and issubclass(cls, actions.MovieAction)
+        and cls is not actions.MovieAction
+    }
+    assert served == set(domain["actions"])
