@@ -749,23 +749,10 @@ def main(argv: list[str] | None = None) -> int:
         "libraries (RecTools SASRec, Surprise SVD) on the published protocols; "
         "write reports/evaluation.json, reports/evaluation.md and PNG plots.",
     )
-    parser.add_argument(
-        "--data",
-        default=os.environ.get("MOVIELENS_DIR") or None,
-        help="a MovieLens folder or zip, any layout (default: $MOVIELENS_DIR; "
-        "when unset, --dataset is downloaded)",
-    )
-    parser.add_argument(
-        "--dataset",
-        default=os.environ.get("MOVIELENS") or "ml-latest-small",
-        choices=sorted(movielens.KNOWN_DATASETS),
-        help="which MovieLens to download when --data is not given "
-        "(default: $MOVIELENS or ml-latest-small)",
-    )
+    movielens.add_source_arguments(parser)
     parser.add_argument(
         "--out", type=Path, default=ROOT / "reports", help="where to write reports"
     )
-    parser.add_argument("--cache", type=Path, default=movielens.DEFAULT_CACHE_DIR)
     parser.add_argument(
         "--peers-python",
         type=Path,

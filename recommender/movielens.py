@@ -15,6 +15,7 @@ rest of MovieBot never has to know where the data came from.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
@@ -971,3 +972,27 @@ def resolve_source(movielens_dir: str | None, name: str, cache_dir: Path) -> Pat
         logger.info("Using MovieLens from MOVIELENS_DIR=%s", path)
         return path
     return fetch_movielens(name, cache_dir)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data, --dataset and --cache, as every command that reads MovieLens takes
+    them; `resolve_source(args.data, args.dataset, args.cache)` reads them."""
+    parser.add_argument(
+        "--data",
+        default=os.environ.get("MOVIELENS_DIR") or None,
+        help="a MovieLens folder or zip, any layout (default: $MOVIELENS_DIR; "
+        "when unset, --dataset is downloaded)",
+    )
+    parser.add_argument(
+        "--dataset",
+        default=os.environ.get("MOVIELENS") or "ml-latest-small",
+        choices=sorted(KNOWN_DATASETS),
+        help="which MovieLens to download when --data is not given "
+        "(default: $MOVIELENS or ml-latest-small)",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=DEFAULT_CACHE_DIR,
+        help="where downloads are kept (default: %(default)s)",
+    )

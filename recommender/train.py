@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -180,27 +179,25 @@ def main(argv: list[str] | None = None) -> int:
         "on MovieLens, check both on held-out data beside a baseline, and save them "
         "for the action server.",
     )
+    movielens.add_source_arguments(parser)
     parser.add_argument(
-        "--data",
-        default=os.environ.get("MOVIELENS_DIR") or None,
-        help="a MovieLens folder or zip, any layout (default: $MOVIELENS_DIR; "
-        "when unset, --dataset is downloaded)",
+        "--out",
+        type=Path,
+        default=artifacts_dir(),
+        help="where to write the models (default: $MOVIEBOT_ARTIFACTS or %(default)s)",
     )
     parser.add_argument(
-        "--dataset",
-        default=os.environ.get("MOVIELENS") or "ml-latest-small",
-        choices=sorted(movielens.KNOWN_DATASETS),
-        help="which MovieLens to download when --data is not given "
-        "(default: $MOVIELENS or ml-latest-small)",
+        "--gru-epochs",
+        type=int,
+        default=GRUConfig.epochs,
+        help="passes of the GRU over the data (default: %(default)s, tuned)",
     )
     parser.add_argument(
-        "--out", type=Path, default=artifacts_dir(), help="where to write the models"
+        "--ae-epochs",
+        type=int,
+        default=AutoencoderConfig.epochs,
+        help="passes of the autoencoder over the data (default: %(default)s, tuned)",
     )
-    parser.add_argument(
-        "--cache", type=Path, default=movielens.DEFAULT_CACHE_DIR, help="download cache"
-    )
-    parser.add_argument("--gru-epochs", type=int, default=GRUConfig.epochs)
-    parser.add_argument("--ae-epochs", type=int, default=AutoencoderConfig.epochs)
     parser.add_argument(
         "--force", action="store_true", help="retrain even if up to date"
     )

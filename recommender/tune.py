@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -153,18 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         help="override one setting of GRUConfig or AutoencoderConfig "
         "(repeatable; lists as 512,256)",
     )
+    movielens.add_source_arguments(parser)
     parser.add_argument(
-        "--data",
-        default=os.environ.get("MOVIELENS_DIR") or None,
-        help="a MovieLens folder or zip (default: $MOVIELENS_DIR, else download)",
+        "--log",
+        type=Path,
+        default=Path("reports/tuning.jsonl"),
+        help="JSON lines file each run is appended to (default: %(default)s)",
     )
-    parser.add_argument(
-        "--dataset",
-        default=os.environ.get("MOVIELENS") or "ml-latest-small",
-        choices=sorted(movielens.KNOWN_DATASETS),
-    )
-    parser.add_argument("--cache", type=Path, default=movielens.DEFAULT_CACHE_DIR)
-    parser.add_argument("--log", type=Path, default=Path("reports/tuning.jsonl"))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
