@@ -255,7 +255,9 @@ class ActionRecordMovies(MovieAction):
             match = catalog.match(mention.title)
             if match.kind is MatchKind.MATCHED:
                 movie = match.movie
-                instead = self._offered_instead(sender, movie, mention, offered)
+                instead = self._offered_instead(
+                    sender, movie, mention, offered, requests.adds_another(text)
+                )
                 if instead is not None:
                     said[movie.movie_id] = len(lines)
                     lines.append(instead)
@@ -308,16 +310,29 @@ class ActionRecordMovies(MovieAction):
         return lines
 
     def _offered_instead(
-        self, sender: str, movie: Movie, mention: Mention, offered: list[dict]
+        self,
+        sender: str,
+        movie: Movie,
+        mention: Mention,
+        offered: list[dict],
+        adds: bool = False,
     ) -> str | None:
         """Put ``movie`` in place of the one taken just before, when the bot had
-        offered it as the other movie of that title; None when it had not."""
+        offered it as the other movie of that title; None when it had not.
+
+        Never when the message adds it beside the first ("I also watched Heat
+        2013") or the person already has it: both movies stay.
+        """
+        if adds:
+            return None
         for offer in offered:
             if movie.movie_id not in offer["others"]:
                 continue
             taken = recommender().catalog.get(offer["taken"])
             in_profile = {e.movie_id for e in store().history(sender)}
             if taken is None or taken.movie_id not in in_profile:
+                return None
+            if movie.movie_id in in_profile:
                 return None
             offered.remove(offer)
             rating = offer["rating"] if mention.rating is None else mention.rating
@@ -463,7 +478,11 @@ class ActionForgetMe(MovieAction):
         )
 
         if asked:
-            if requests.is_plain_yes(text) or requests.asks_to_forget(text):
+            if (
+                text == requests.YES_PAYLOAD
+                or requests.is_plain_yes(text)
+                or requests.asks_to_forget(text)
+            ):
                 removed = store().forget(sender)
                 dispatcher.utter_message(
                     text=f"Done: I deleted your profile ({replies.movies(removed)}). "
@@ -501,8 +520,8 @@ class ActionForgetMe(MovieAction):
                 buttons=buttons_for(
                     tracker,
                     [
-                        {"title": "Yes, forget me", "payload": "/affirm"},
-                        {"title": "No, keep it", "payload": "/deny"},
+                        {"title": "Yes, forget me", "payload": requests.YES_PAYLOAD},
+                        {"title": "No, keep it", "payload": requests.NO_PAYLOAD},
                     ],
                 ),
             )

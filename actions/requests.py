@@ -48,6 +48,13 @@ _REMOVE = re.compile(
 _NEGATED = re.compile(r"\b(?:don'?t|do\s+not|never|dont)\b", re.IGNORECASE)
 _FORGET_WORD = re.compile(r"\b(?:forget|delete|erase|remove|wipe)\b", re.IGNORECASE)
 
+# What the "are you sure?" buttons send.
+YES_PAYLOAD, NO_PAYLOAD = "/affirm", "/deny"
+# "forget it", "delete that": a cancel, not a movie called It.
+_NO_TITLE = {"it", "that", "this", "them", "about it", "about that", "all that"}
+# "I also watched Heat 2013": one more movie, not a correction of the last one.
+_ADDS = re.compile(r"\b(?:also|too|as\s+well|both|another)\b", re.IGNORECASE)
+
 # A yes to "are you sure?" is made of these words only, with one that says yes:
 # "Yes Man was great" is no yes.
 _YES = {"yes", "yeah", "yep", "yup", "y", "sure", "ok", "okay", "correct", "do"}
@@ -77,7 +84,15 @@ def titles_to_remove(text: str) -> str | None:
     # "take" alone is no removal ("take Heat"): it needs "off my list".
     if found.group(0).lower().lstrip().startswith("take") and not found["place"]:
         return None
-    return found["titles"].strip()
+    titles = re.sub(r"^(?:about|of)\s+", "", found["titles"].strip(), flags=re.I)
+    if normalize(titles) in _NO_TITLE:
+        return None
+    return titles
+
+
+def adds_another(text: str) -> bool:
+    """True when the message adds a movie beside those named before."""
+    return bool(_ADDS.search(text))
 
 
 def is_plain_yes(text: str) -> bool:

@@ -13,7 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from ruamel.yaml import YAML
 
-from actions import actions
+from actions import actions, requests
 from recommender.catalog import Catalog
 from recommender.profiles import ProfileStore
 
@@ -688,3 +688,41 @@ def test_every_intent_and_action_is_wired():
         and cls is not actions.MovieAction
     }
     assert served == set(domain["actions"])
+
+
+def test_the_yes_button_deletes_the_profile():
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat")
+    chat.say(FORGET, "forget me", intent="forget_me")
+    reply = chat.text(FORGET, requests.YES_PAYLOAD, intent="affirm")
+    assert reply == "Done: I deleted your profile (1 movie). We start afresh."
+    assert history() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "titles"),
+    [
+        ("forget it", None),
+        ("delete that", None),
+        ("forget about it", None),
+        ("forget about Alien", "Alien"),
+        ("delete Heat", "Heat"),
+    ],
+)
+def test_forget_it_is_no_movie_to_remove(text, titles):
+    assert requests.titles_to_remove(text) == titles
+
+
+def test_naming_an_alternative_already_in_the_profile_keeps_both():
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat and Heat 2013")
+    chat.say(RECORD, "Heat 2013 was awful")
+    assert sorted(history()) == [(2, 5.0), (3, 1.0)]
+
+
+def test_also_adds_the_alternative_beside_the_first():
+    chat = Chat()
+    chat.say(RECORD, "I loved Heat")
+    reply = chat.text(RECORD, "I also watched Heat 2013")
+    assert "instead of" not in reply
+    assert history() == [(2, 5.0), (3, None)]
