@@ -135,8 +135,11 @@ def next_movie_figures(ranks: np.ndarray) -> dict[str, Any]:
 # --------------------------------------------------------------------------- peers
 
 
-def run_peer(python: Path, args: list[str], what: str) -> dict:
-    """Run `python -m recommender.peers ARGS --out FILE` and return its JSON."""
+def run_peer(python: Path | None, args: list[str], what: str) -> dict:
+    """Run `python -m recommender.peers ARGS --out FILE` and return its JSON;
+    `python` None means the peers are switched off."""
+    if python is None:
+        raise PeerUnavailable("peers switched off (--no-peers)")
     if not python.exists():
         raise PeerUnavailable(
             f"{what}: no peer environment at {python}; run `make peers` to create it"
@@ -265,8 +268,6 @@ class Run:
 
     def _sasrec(self, train: pd.DataFrame, valid: pd.DataFrame, users: list[int]):
         """SASRec fitted once on `train`, asked with and without the valid item."""
-        if self.peers_python is None:
-            raise PeerUnavailable("peers switched off (--no-peers)")
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             both = pd.concat([train, valid], ignore_index=True)
@@ -413,8 +414,6 @@ class Run:
         return entry
 
     def _svd(self, train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict:
-        if self.peers_python is None:
-            raise PeerUnavailable("peers switched off (--no-peers)")
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             return run_peer(
