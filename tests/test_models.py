@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from recommender.errors import ModelError, NotFittedError, TrainingDivergedError
 from recommender.metrics import (
@@ -110,6 +111,16 @@ def test_gru_is_deterministic():
     a = fit_gru(epochs=3).score([1, 2])
     b = fit_gru(epochs=3).score([1, 2])
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_gru_learns_in_either_precision_and_serves_float32(bf16):
+    # bfloat16 is emulated where the CPU lacks it: slower, but the same model.
+    model = fit_gru(bf16=bf16)
+    assert model.training_metrics["bf16"] is bf16
+    assert all(p.dtype == torch.float32 for p in model._net.parameters())
+    assert model.recommend([1, 2, 3], k=1)[0][0] == 4
+    assert model.recommend([6, 7, 8], k=1)[0][0] == 1
 
 
 def test_gru_trains_on_the_last_movies_only_when_asked():

@@ -38,6 +38,13 @@ PAD, BOS = 0, 1  # token 0 pads windows, token 1 starts a history; movies are 2.
 _OFFSET = 2
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX);
+    elsewhere bfloat16 is emulated and slower than float32."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
 @dataclass
 class GRUConfig:
     embedding_dim: int = 64  # size of the learned movie embedding fed to the GRU
@@ -46,14 +53,19 @@ class GRUConfig:
     dropout: float = 0.3  # dropout on embeddings and on GRU outputs
     window: int = 100  # training windows hold this many consecutive movies
     max_history: int = 100  # at recommendation time only the last N movies are run
-    # Training reads each user's last N movies only (None: all). Long histories
-    # dominate the loss otherwise; the last movies are also the closest in taste
-    # to what comes next. SASRec trains on a user's last 200 the same way.
-    train_history: int | None = 100
+    # Training reads each user's last N movies only (None: all of them). On
+    # ml-latest-small all of them rank better on validation (HR@10 0.121 against
+    # 0.113 with the last 100; reports/tuning.jsonl).
+    train_history: int | None = None
     batch_size: int = 32  # windows per optimiser step
-    epochs: int = 26  # passes over all windows
+    epochs: int = 24  # passes over all windows
     lr: float = 3e-3  # Adam learning rate
     weight_decay: float = 0.0  # Adam L2 penalty
+    # Train the layers in bfloat16 (the one scoring every movie dominates the
+    # cost): about 1.6 times faster where the CPU computes bfloat16 natively, with
+    # the same validation curve. None: only where it does. The loss and the
+    # served model stay in float32.
+    bf16: bool | None = None
     seed: int = 0  # seeds weight init, dropout and window shuffling
 
     def __post_init__(self) -> None:
@@ -169,12 +181,14 @@ class GRURecommender:
             if len(s)
         ]
         windows = _windows(sequences, cfg.window)
+        bf16 = native_bf16() if cfg.bf16 is None else cfg.bf16
         logger.info(
-            "training GRU on %d users, %d movies, %d ratings (%d windows)",
+            "training GRU on %d users, %d movies, %d ratings (%d windows, %s)",
             len(sequences),
             len(index),
             len(ratings),
             len(windows),
+            "bfloat16" if bf16 else "float32",
         )
         with seeded(cfg.seed) as rng:
             net = GRUNet(len(index), cfg)
@@ -185,7 +199,7 @@ class GRURecommender:
             for epoch in tqdm(
                 range(1, cfg.epochs + 1), desc="GRU", unit="epoch", disable=not progress
             ):
-                losses.append(self._epoch(net, optim, windows, rng, epoch))
+                losses.append(self._epoch(net, optim, windows, rng, epoch, bf16))
                 logger.info("GRU epoch %d/%d loss %.4f", epoch, cfg.epochs, losses[-1])
                 if on_epoch is not None:
                     self._net, self._index = net.eval(), index
@@ -201,6 +215,7 @@ class GRURecommender:
                 "n_users": len(sequences),
                 "n_movies": len(index),
                 "n_ratings": len(ratings),
+                "bf16": bf16,
                 "fit_seconds": round(time.perf_counter() - start, 2),
             }
         )
@@ -211,7 +226,7 @@ class GRURecommender:
         )
         return self
 
-    def _epoch(self, net, optim, windows, rng, epoch: int) -> float:
+    def _epoch(self, net, optim, windows, rng, epoch: int, bf16: bool) -> float:
         cfg = self.config
         net.train()
         order = rng.permutation(len(windows))
@@ -224,9 +239,10 @@ class GRURecommender:
                 seq[row, : len(w)] = torch.from_numpy(w)
             inputs, targets = seq[:, :-1], seq[:, 1:]
             mask = targets != PAD
-            hidden = net(inputs)[mask]  # (N, H), positions with a next movie
-            logits = net.head(hidden)  # (N, n_movies)
-            loss = F.cross_entropy(logits, targets[mask] - _OFFSET)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                hidden = net(inputs)[mask]  # (N, H), positions with a next movie
+                logits = net.head(hidden)  # (N, n_movies)
+            loss = F.cross_entropy(logits.float(), targets[mask] - _OFFSET)
             check_finite(loss, epoch=epoch, step=step, lr=cfg.lr)
             optim.zero_grad()
             loss.backward()
