@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, Restarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import replies, requests
@@ -23,7 +23,7 @@ from actions.choices import Skip, is_choice_answer, resolve_choice
 from recommender.catalog import MatchKind, Movie, split_year
 from recommender.errors import ArtifactError
 from recommender.mentions import MAX_MENTIONS, Mention, parse_mentions
-from recommender.profiles import Change, ProfileStore, Saved
+from recommender.profiles import Change, Person, ProfileStore, Saved
 from recommender.service import Recommender
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,28 @@ def buttons_for(tracker: Tracker, buttons: list[dict]) -> list[dict]:
     if tracker.get_latest_input_channel() in TYPED_CHOICE_CHANNELS:
         return []
     return buttons
+
+
+# Where a conversation's latest message came from, when Rasa recorded none (an
+# action run without any message from the person).
+UNKNOWN_CHANNEL = "unknown"
+
+
+def person(tracker: Tracker) -> Person:
+    """Whose profile this turn is about: the sender on the channel they write from.
+
+    Rasa records the channel on every message the person sends, and sends the
+    action server every event of the conversation so far, so the channel is there
+    from the first message on, after a restart of either server too.
+    """
+    channel = tracker.get_latest_input_channel()
+    if not channel:
+        logger.warning(
+            "no channel recorded for sender %s; using %r",
+            tracker.sender_id,
+            UNKNOWN_CHANNEL,
+        )
+    return Person(tracker.sender_id, channel or UNKNOWN_CHANNEL)
 
 
 def intent_of(tracker: Tracker) -> str | None:
@@ -154,7 +176,7 @@ class ActionRecordMovies(MovieAction):
         entities = tracker.latest_message.get("entities")
         pending: list[dict] = [dict(p) for p in tracker.get_slot(PENDING) or []]
         offered: list[dict] = list(tracker.get_slot(OFFERED) or [])
-        sender = tracker.sender_id
+        sender = person(tracker)
         lines: list[str] = []
         offers: list[dict] = []  # alternatives named in this answer
         open_question = pending[0] if pending else None
@@ -227,7 +249,7 @@ class ActionRecordMovies(MovieAction):
 
     def _record(
         self,
-        sender: str,
+        sender: Person,
         text: str,
         pending: list[dict],
         offered: list[dict],
@@ -311,7 +333,7 @@ class ActionRecordMovies(MovieAction):
 
     def _offered_instead(
         self,
-        sender: str,
+        sender: Person,
         movie: Movie,
         mention: Mention,
         offered: list[dict],
@@ -344,7 +366,7 @@ class ActionRecordMovies(MovieAction):
         return None
 
     def _save(
-        self, sender: str, movie: Movie, rating: float | None, again: bool = False
+        self, sender: Person, movie: Movie, rating: float | None, again: bool = False
     ) -> str:
         saved = store().save(sender, movie.movie_id, rating)
         if again:
@@ -386,22 +408,24 @@ class ActionRecommendNext(MovieAction):
         return "action_recommend_next"
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
-        history = [entry.movie_id for entry in store().history(tracker.sender_id)]
+        history = [entry.movie_id for entry in store().history(person(tracker))]
         model = recommender()
+        channel = tracker.get_latest_input_channel()
         if not history:
             picks = model.popular(PICKS)
-            dispatcher.utter_message(
-                text="I don't know any movies of yours yet, so the sequence model has "
+            intro = (
+                "I don't know any movies of yours yet, so the sequence model has "
                 "nothing to go on. Tell me a few you watched (e.g. “I loved Heat”). "
-                f"Meanwhile, the {picks.model}:\n{replies.pick_list(picks)}"
+                f"Meanwhile, the {picks.model}:"
             )
+            dispatcher.utter_message(**replies.recommendations(intro, picks, channel))
             return []
         picks = model.next_movies(history, PICKS)
-        dispatcher.utter_message(
-            text=f"Watch next — from the {picks.model}, which reads the order of "
-            f"your {replies.movies(len(history))}:\n"
-            f"{replies.pick_list(picks)}"
+        intro = (
+            f"Watch next — from the {picks.model}, which reads the order of "
+            f"your {replies.movies(len(history))}:"
         )
+        dispatcher.utter_message(**replies.recommendations(intro, picks, channel))
         return []
 
 
@@ -412,26 +436,31 @@ class ActionRecommendBest(MovieAction):
         return "action_recommend_best"
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
-        history = store().history(tracker.sender_id)
+        history = store().history(person(tracker))
         rated = {e.movie_id: e.rating for e in history if e.rating is not None}
         seen = [e.movie_id for e in history]
         model = recommender()
+        channel = tracker.get_latest_input_channel()
         needed = model.min_ratings - len(rated)
         if needed <= 0:
             picks = model.best_movies(rated, PICKS, exclude=seen)
+            intro = (
+                f"Best for you — from the {picks.model}, which reads your "
+                f"{len(rated)} ratings:"
+            )
             dispatcher.utter_message(
-                text=f"Best for you — from the {picks.model}, which reads your "
-                f"{len(rated)} ratings:\n{replies.pick_list(picks, predicted=True)}"
+                **replies.recommendations(intro, picks, channel, predicted=True)
             )
             return []
 
         meanwhile = model.next_movies(seen, PICKS) if seen else model.popular(PICKS)
-        dispatcher.utter_message(
-            text=f"The autoencoder needs at least {model.min_ratings} rated movies to "
+        intro = (
+            f"The autoencoder needs at least {model.min_ratings} rated movies to "
             f"judge your taste; you have rated {len(rated)}, so {needed} more, please "
             "(say how you liked them: “loved X”, “Y was ok”, “Z 2/5”). "
-            f"Meanwhile, from the {meanwhile.model}:\n{replies.pick_list(meanwhile)}"
+            f"Meanwhile, from the {meanwhile.model}:"
         )
+        dispatcher.utter_message(**replies.recommendations(intro, meanwhile, channel))
         return []
 
 
@@ -441,7 +470,7 @@ class ActionShowProfile(MovieAction):
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         catalog = recommender().catalog
-        history = store().history(tracker.sender_id)
+        history = store().history(person(tracker))
         if not history:
             dispatcher.utter_message(
                 text="Your profile is empty: tell me a movie you watched."
@@ -471,7 +500,7 @@ class ActionForgetMe(MovieAction):
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         intent = intent_of(tracker)
         text = (tracker.latest_message.get("text") or "").strip()
-        sender = tracker.sender_id
+        sender = person(tracker)
         asked = (
             bool(tracker.get_slot(FORGET))
             and previous_action(tracker) in ASKING_ACTIONS
@@ -488,10 +517,13 @@ class ActionForgetMe(MovieAction):
                     text=f"Done: I deleted your profile ({replies.movies(removed)}). "
                     "We start afresh."
                 )
+                # The restart empties the conversation on the Rasa side, and the
+                # tracker store (bot/tracker_store.py) deletes what was said.
                 return [
                     SlotSet(FORGET, False),
                     SlotSet(PENDING, None),
                     SlotSet(OFFERED, None),
+                    Restarted(),
                 ]
             dispatcher.utter_message(text="OK, I keep your profile as it is.")
             events: list = [SlotSet(FORGET, False)]
@@ -552,7 +584,7 @@ class ActionRemoveMovie(MovieAction):
         if titles is None:
             return ActionRecordMovies().answer(dispatcher, tracker)
 
-        sender = tracker.sender_id
+        sender = person(tracker)
         mentions, _ = parse_mentions(titles, catalog.is_title)
         lines: list[str] = []
         removed = False

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from recommender.catalog import Movie
-from recommender.service import Picks
+from recommender.service import Pick, Picks
+
+# MovieLens' mark for a movie without genres.
+_NO_GENRES = "(no genres listed)"
 
 _FEELINGS = [
     (5.0, "loved"),
@@ -33,19 +38,90 @@ def feeling(rating: float | None) -> str:
     return stars(rating)
 
 
+def genres(movie: Movie, limit: int = 3) -> list[str]:
+    """The first few genres, as MovieLens lists them."""
+    return [g for g in movie.genres if g != _NO_GENRES][:limit]
+
+
+def predicted_rating(pick: Pick) -> float:
+    """The autoencoder's score as stars on MovieLens' scale."""
+    return round(min(max(pick.score, 0.5), 5.0), 1)
+
+
 def movie_line(movie: Movie) -> str:
-    genres = ", ".join(movie.genres[:3])
-    return f"{movie.display} — {genres}" if genres else movie.display
+    named = ", ".join(genres(movie))
+    return f"{movie.display} — {named}" if named else movie.display
 
 
 def pick_list(picks: Picks, *, predicted: bool = False) -> str:
+    """A numbered plain-text list, one movie a line, its link at the end."""
     lines = []
     for number, pick in enumerate(picks.picks, start=1):
         line = f"{number}. {movie_line(pick.movie)}"
         if predicted:
-            line += f" (predicted {min(max(pick.score, 0.5), 5.0):.1f}★)"
+            line += f" (predicted {predicted_rating(pick):.1f}★)"
+        lines.append(f"{line} — {pick.movie.url}")
+    return "\n".join(lines)
+
+
+def slack_pick_list(picks: Picks, *, predicted: bool = False) -> str:
+    """A numbered list in Slack's mrkdwn, each title a link to the movie's page."""
+    lines = []
+    for number, pick in enumerate(picks.picks, start=1):
+        movie = pick.movie
+        line = f"{number}. <{movie.url}|{slack_escape(movie.display)}>"
+        named = ", ".join(genres(movie))
+        if named:
+            line += f" — {slack_escape(named)}"
+        if predicted:
+            line += f" (predicted {predicted_rating(pick):.1f}★)"
         lines.append(line)
     return "\n".join(lines)
+
+
+def slack_escape(text: str) -> str:
+    """Text shown as is in Slack's mrkdwn: its three control characters escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def pick_items(picks: Picks, *, predicted: bool = False) -> list[dict[str, Any]]:
+    """The picks as data a page renders: title, year, genres and link of each."""
+    items = []
+    for pick in picks.picks:
+        movie = pick.movie
+        item: dict[str, Any] = {
+            "id": movie.movie_id,
+            "title": movie.display,
+            "year": movie.year,
+            "genres": genres(movie),
+            "url": movie.url,
+            "site": movie.site,
+        }
+        if predicted:
+            item["predicted"] = predicted_rating(pick)
+        items.append(item)
+    return items
+
+
+def recommendations(
+    intro: str, picks: Picks, channel: str | None, *, predicted: bool = False
+) -> dict[str, Any]:
+    """The arguments of ``dispatcher.utter_message`` that show ``intro`` and the
+    picks as a list the person's ``channel`` renders.
+
+    The web chat page (the ``socketio`` channel) gets data, which it shows as a
+    list of links; a socket.io client that knows nothing of ``movies`` still
+    shows ``text``. Slack gets mrkdwn links; every other channel a numbered
+    plain-text list.
+    """
+    if channel == "socketio":
+        movies = pick_items(picks, predicted=predicted)
+        # Rasa's socket.io channel passes a custom message's keys to its emit():
+        # what is under "data" is what the page receives.
+        return {"json_message": {"data": {"text": intro, "movies": movies}}}
+    if channel == "slack":
+        return {"text": f"{intro}\n{slack_pick_list(picks, predicted=predicted)}"}
+    return {"text": f"{intro}\n{pick_list(picks, predicted=predicted)}"}
 
 
 def choice_question(query: str, options: list[Movie]) -> str:

@@ -57,6 +57,23 @@ class Movie:
     def display(self) -> str:
         return display_title(self.title, self.year)
 
+    @property
+    def url(self) -> str:
+        """The movie's page: IMDb, else TMDb (from MovieLens' links), else
+        MovieLens' own, which the MovieLens ids of the CSV layouts point to."""
+        if self.imdb_id:
+            return f"https://www.imdb.com/title/tt{self.imdb_id}/"
+        if self.tmdb_id is not None:
+            return f"https://www.themoviedb.org/movie/{self.tmdb_id}"
+        return f"https://movielens.org/movies/{self.movie_id}"
+
+    @property
+    def site(self) -> str:
+        """The name of the site ``url`` points to, as people know it."""
+        if self.imdb_id:
+            return "IMDb"
+        return "TMDb" if self.tmdb_id is not None else "MovieLens"
+
 
 class MatchKind(str, Enum):
     MATCHED = "matched"

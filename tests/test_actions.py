@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 
 from actions import actions, requests
 from recommender.catalog import Catalog
-from recommender.profiles import ProfileStore
+from recommender.profiles import Person, ProfileStore
 
 DOMAIN: dict = {
     "slots": {
@@ -89,8 +89,9 @@ class Chat:
         return "\n".join(m.get("text") or "" for m in messages)
 
 
-def history(sender="ann"):
-    return [(e.movie_id, e.rating) for e in actions.store().history(sender)]
+def history(sender="ann", channel="rest"):
+    profile = actions.store().history(Person(sender, channel))
+    return [(e.movie_id, e.rating) for e in profile]
 
 
 RECORD = actions.ActionRecordMovies()
@@ -138,7 +139,7 @@ def test_the_terminal_gets_a_numbered_question_without_a_menu():
     assert "1. Sabrina (1954)\n2. Sabrina (1995)" in question["text"]
 
     assert "✓ Sabrina (1995): really liked (4.5★)" in chat.text(RECORD, "2")
-    assert history() == [(7, 4.5)]
+    assert history(channel="cmdline") == [(7, 4.5)]
 
     messages, _ = chat.say(actions.ActionForgetMe(), "forget me", intent="forget_me")
     assert "Are you sure?" in messages[-1]["text"] and not messages[-1]["buttons"]
