@@ -1,7 +1,7 @@
 """Start the action server and the Rasa server together, and stop both together.
 
     python -m bot.launcher serve   # REST and socket.io on :5005 until Ctrl-C/SIGTERM
-    python -m bot.launcher chat    # a terminal chat; the action server stops on exit
+    python -m bot.launcher chat    # a terminal chat; both servers stop on exit
 
 Standard library only: it runs under either virtual environment. Each server runs
 in its own process group, so that stopping it also stops whatever it started.
@@ -21,6 +21,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from bot import terminal
 
 logger = logging.getLogger("moviebot")
 
@@ -96,24 +98,30 @@ class Interrupted(RuntimeError):
 
 
 def wait_until_up(
-    url: str, process: subprocess.Popen, what: str, stopping=lambda: False
+    url: str, process: subprocess.Popen | None, what: str, stopping=lambda: False
 ) -> None:
-    """Poll ``url`` until it answers; fail early if ``process`` died."""
-    deadline = time.monotonic() + START_TIMEOUT
-    announced = False
+    """Poll ``url`` until it answers; fail early if ``process`` (when it is ours)
+    died. Says what it waits for, and again every half minute."""
+    start = time.monotonic()
+    deadline = start + START_TIMEOUT
+    announced = None
     while time.monotonic() < deadline:
         if stopping():
             raise Interrupted(f"stopped while waiting for the {what}")
-        if process.poll() is not None:
+        if process is not None and process.poll() is not None:
             raise RuntimeError(f"the {what} exited with code {process.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 logger.info("the %s is up at %s", what, url)
                 return
         except (urllib.error.URLError, OSError):
-            if not announced:
+            if announced is None:
                 logger.info("waiting for the %s to start (%s)...", what, url)
-                announced = True
+                announced = time.monotonic()
+            elif time.monotonic() - announced >= 30:
+                waited = time.monotonic() - start
+                logger.info("still waiting for the %s (%.0f s)...", what, waited)
+                announced = time.monotonic()
             time.sleep(0.5)
     raise RuntimeError(f"the {what} did not answer at {url} in {START_TIMEOUT:.0f} s")
 
@@ -157,6 +165,44 @@ def rasa_command(*args: str) -> list[str]:
     ]
 
 
+SLACK_VARIABLES = ("SLACK_TOKEN", "SLACK_SIGNING_SECRET")
+# Rasa fills ${...} in from the environment: the file names the secrets only.
+SLACK_CHANNEL = """
+# Added by bot/launcher.py because SLACK_TOKEN and SLACK_SIGNING_SECRET are set.
+bot.slack.SlackInput:
+  slack_token: ${SLACK_TOKEN}
+  slack_signing_secret: ${SLACK_SIGNING_SECRET}
+"""
+
+
+def channels(env: dict[str, str], rasa_port: int) -> Path:
+    """The Rasa server's channels: credentials.yml, with Slack when both of its
+    variables are set (then as var/credentials.yml)."""
+    base = ROOT / "credentials.yml"
+    missing = [name for name in SLACK_VARIABLES if not env.get(name)]
+    if len(missing) == len(SLACK_VARIABLES):
+        logger.info("Slack is off (set SLACK_TOKEN and SLACK_SIGNING_SECRET for it)")
+        return base
+    if missing:
+        (given,) = (name for name in SLACK_VARIABLES if name not in missing)
+        logger.warning("Slack is off: %s is set but %s is not", given, missing[0])
+        return base
+
+    path = ROOT / "var" / "credentials.yml"
+    staging = path.with_name(f".credentials-{os.getpid()}.yml")
+    staging.write_text(base.read_text().rstrip("\n") + "\n" + SLACK_CHANNEL)
+    staging.replace(path)  # whole, even while another server reads it
+    logger.info(
+        "Slack is on: give Slack https://<this host>/webhooks/slack/webhook for "
+        "events and interactivity (here http://localhost:%d/webhooks/slack/webhook)%s",
+        rasa_port,
+        f"; the Web API is at {env['SLACK_API_URL']}"
+        if env.get("SLACK_API_URL")
+        else "",
+    )
+    return path
+
+
 def serve(rasa_port: int, action_port: int) -> int:
     env = environment(action_port)
     actions = rasa = None
@@ -181,7 +227,7 @@ def serve(rasa_port: int, action_port: int) -> int:
             "--port",
             str(rasa_port),
             "--credentials",
-            str(ROOT / "credentials.yml"),
+            str(channels(env, rasa_port)),
             "--cors",
             "*",
         )
@@ -195,6 +241,10 @@ def serve(rasa_port: int, action_port: int) -> int:
             "socket.io at http://localhost:%d/socket.io. Ctrl-C stops both servers.",
             rasa_port,
             rasa_port,
+        )
+        # The page's path is bot/webchat.py's, which imports Rasa: not here.
+        logger.info(
+            "chat in a browser: http://localhost:%d/webhooks/webchat/", rasa_port
         )
         while not stopping:
             if os.getppid() != parent:
@@ -218,28 +268,129 @@ def serve(rasa_port: int, action_port: int) -> int:
         stop(actions, "action server")
 
 
-def chat(rasa_port: int, action_port: int, conversation_id: str) -> int:
+SERVERS = ("action server", "Rasa server")
+
+
+def chat(
+    rasa_port: int,
+    action_port: int,
+    conversation_id: str,
+    action_server: str | None = None,
+    log_dir: Path = ROOT / "var",
+) -> int:
+    """A chat in this terminal (bot/terminal.py) over the Rasa server's REST
+    channel, with both servers in the background and their logs in ``log_dir``.
+
+    ``action_server`` is the URL of an action server run elsewhere, which the
+    chat waits for instead of starting one. The servers stop when the chat ends:
+    /stop, Ctrl-D, Ctrl-C, SIGTERM, or the terminal closing.
+    """
     env = environment(action_port)
-    actions = None
+    action_url = (action_server or f"http://127.0.0.1:{action_port}").rstrip("/")
+    if action_server:
+        env["ACTION_ENDPOINT_URL"] = f"{action_url}/webhook"
+    health = {
+        "action server": f"{action_url}/health",
+        "Rasa server": f"http://127.0.0.1:{rasa_port}/",
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    logs = {
+        "action server": log_dir / "action-server.log",
+        "Rasa server": log_dir / "rasa-server.log",
+    }
+    servers: dict[str, subprocess.Popen | None] = dict.fromkeys(SERVERS)
+
+    def trouble() -> str | None:
+        """What keeps the bot from answering, or None."""
+        for what, process in servers.items():
+            if process is not None and process.poll() is not None:
+                return (
+                    f"the {what} stopped (exit code {process.returncode}); "
+                    f"its log is {_shown(logs[what])}"
+                )
+        for what, url in health.items():
+            if not _answers(url):
+                return f"the {what} does not answer at {url}"
+        return None
+
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+    # SIGTERM (a `kill`, make stopped) and SIGHUP (the terminal closed) end the
+    # chat as Ctrl-C does, so that the servers are stopped too.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _leave)
     try:
-        check_free("chat", rasa_port, action_port)
-        # The chat owns the terminal; the action server writes to a file.
-        actions = start_actions(action_port, env, ROOT / "var" / "action-server.log")
-        wait_until_up(
-            f"http://localhost:{action_port}/health", actions, "action server"
-        )
+        check_free("chat", rasa_port, *([] if action_server else [action_port]))
         command = rasa_command(
-            "shell", "--conversation-id", conversation_id, "--port", str(rasa_port)
+            "run",
+            "--connector",
+            "rest",
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(rasa_port),
         )
-        logger.info("starting the chat as %r (type /stop to leave)", conversation_id)
-        # The shell owns the terminal: Ctrl-C goes to it, not to us.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        return subprocess.call(command, cwd=ROOT, env=env)
+        if not action_server:
+            servers["action server"] = start_actions(
+                action_port, env, logs["action server"]
+            )
+        logger.info(
+            "starting the Rasa server on port %d; its log goes to %s",
+            rasa_port,
+            _shown(logs["Rasa server"]),
+        )
+        with logs["Rasa server"].open("w") as log:
+            servers["Rasa server"] = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        for what in SERVERS:
+            try:
+                wait_until_up(health[what], servers[what], what)
+            except RuntimeError as error:
+                if servers[what] is None:
+                    raise
+                raise RuntimeError(f"{error}; see {_shown(logs[what])}") from error
+        client = terminal.RestClient(
+            f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook", conversation_id
+        )
+        return terminal.TerminalChat(client, trouble).run()
+    except KeyboardInterrupt:
+        logger.info("stopped")
+        return 0
     except RuntimeError as error:
         logger.error("%s", error)
         return 1
     finally:
-        stop(actions, "action server")
+        # A second Ctrl-C must not leave the servers running: they are in their
+        # own sessions, which no signal from the terminal reaches.
+        for signum in signals:
+            signal.signal(signum, signal.SIG_IGN)
+        stop(servers["Rasa server"], "Rasa server")
+        stop(servers["action server"], "action server")
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _leave(signum, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,31 +401,62 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve_parser = sub.add_parser("serve", help="REST and socket.io until Ctrl-C")
-    chat_parser = sub.add_parser("chat", help="chat in this terminal")
+    chat_parser = sub.add_parser(
+        "chat",
+        help="chat in this terminal",
+        description="Chat with MovieBot in this terminal. Both servers start in "
+        "the background (their logs go to action-server.log and rasa-server.log "
+        "in var/) and stop when you leave: /stop, Ctrl-D or Ctrl-C. "
+        "When the bot offers choices, they are numbered: type the number, or "
+        "answer in words.",
+    )
     chat_parser.add_argument(
         "--as",
         dest="conversation_id",
+        metavar="NAME",
         default=os.environ.get("MOVIEBOT_USER") or f"shell-{getpass.getuser()}",
-        help="who you are: your profile is kept under this name across sessions",
+        help="who you are: your profile is kept under this name across sessions "
+        "(default: $MOVIEBOT_USER, else shell-$USER: %(default)s)",
+    )
+    chat_parser.add_argument(
+        "--action-server",
+        metavar="URL",
+        help="use the action server at URL (e.g. http://localhost:5055), running "
+        "or still starting elsewhere, instead of starting one; the chat waits "
+        "for it",
+    )
+    chat_parser.add_argument(
+        "--log-dir",
+        metavar="DIR",
+        type=Path,
+        default=ROOT / "var",
+        help="where the servers' logs go (default: var/)",
     )
     for sub_parser in (serve_parser, chat_parser):
         sub_parser.add_argument(
             "--port",
             type=int,
             default=int(os.environ.get("RASA_PORT", "5005")),
-            help="the Rasa server's port ($RASA_PORT)",
+            help="the Rasa server's port ($RASA_PORT; now %(default)s)",
         )
         sub_parser.add_argument(
             "--action-port",
             type=int,
             default=int(os.environ.get("ACTION_PORT", "5055")),
-            help="the action server's port ($ACTION_PORT)",
+            help="the action server's port ($ACTION_PORT; now %(default)s)",
         )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[moviebot] %(message)s")
     if args.command == "serve":
         return serve(args.port, args.action_port)
-    return chat(args.port, args.action_port, args.conversation_id)
+    with terminal.owning_the_terminal():
+        return chat(
+            args.port,
+            args.action_port,
+            args.conversation_id,
+            args.action_server,
+            args.log_dir.resolve(),
+        )
 
 
 if __name__ == "__main__":
