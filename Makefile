@@ -23,13 +23,16 @@ export MOVIELENS MOVIELENS_DIR
 export RASA_TELEMETRY_ENABLED := false
 # The tests read the real small MovieLens beside the project.
 TEST_DATA ?= $(abspath ../shared/data/ml-latest-small)
+# The browser the web chat test drives.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 
-.PHONY: help install train recommender rasa-model evaluate serve chat test lint format clean peers
+.PHONY: help install train recommender rasa-model evaluate serve chat test lint format clean peers web
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-install: $(RASA_VENV)/.installed $(ACT_VENV)/.installed  ## both virtual environments
+install: $(RASA_VENV)/.installed $(ACT_VENV)/.installed web  ## both virtual environments, the web chat's library, Chromium for its test
 
 $(RASA_VENV)/.installed: pyproject.toml
 	@test -n "$(PY310)" || { echo "Python 3.10 is needed for Rasa 3.6 (pyenv install 3.10, or set PY310=/path/to/python3.10)"; exit 1; }
@@ -46,6 +49,23 @@ $(ACT_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -e '.[actions,evaluate,test]'
 	touch $@
+
+# The web chat page's browser library (package.json), and Debian's Chromium, in
+# which the tests drive the page (the test extra's Playwright launches it, and
+# downloads no browser of its own).
+web: node_modules/.installed $(CHROMIUM)  ## the web chat page's library (npm ci) and Chromium
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the web chat page (apt-get install npm)"; exit 1; }
+	@echo "==> the web chat page's libraries (node_modules/)"
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHROMIUM):
+	@echo "==> Chromium (Debian's package), for the web chat test"
+	@command -v apt-get >/dev/null || { echo "no apt-get here: install Chromium and give its path, e.g. make CHROMIUM=/usr/bin/chromium-browser $(MAKECMDGOALS)"; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -qq chromium
 
 peers: $(PEERS_VENV)/.installed  ## the peer models' environment (RecTools SASRec, Surprise SVD)
 
