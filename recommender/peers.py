@@ -51,25 +51,31 @@ class PeerError(Exception):
 
 @dataclass(frozen=True)
 class SASRecSettings:
-    """RecTools SASRec, sized to fit ml-latest-small in about 4-5 minutes on 2
-    CPU cores (its defaults with 30 epochs over sequences of 200 take 17).
+    """RecTools SASRec, sized to fit ml-latest-small in about 5 minutes on 2 CPU
+    cores (its defaults with 30 epochs over sequences of 200 take 17).
 
     Kang & McAuley, "Self-Attentive Sequential Recommendation" (ICDM 2018),
     trained with the full softmax loss as Klenitskiy & Vasilev, "Turning Dross
     Into Gold Loss: is BERT4Rec really better than SASRec?" (RecSys 2023) show
-    it ranks best.
+    it ranks best. Tuned on the leave-one-out validation items: batches of 32 and
+    a learning rate of 0.002 reach HR@10 0.084 in 30 epochs and 0.087 in 50,
+    where batches of 128 at 0.001 stay below popularity within the time budget
+    (610 users make only 5 steps an epoch).
     """
 
-    epochs: int = 40  # at most; the time budget may stop it earlier
-    max_len: int = 200  # most recent movies of a user trained on and attended to
+    epochs: int = 50  # at most; the time budget may stop it earlier
+    max_len: int = 100  # most recent movies of a user trained on and attended to
     factors: int = 64  # embedding and hidden size
     blocks: int = 2  # transformer blocks
     heads: int = 1  # attention heads
     dropout: float = 0.2
     loss: str = "softmax"  # or "sampled_softmax", "BCE", "gBCE"
     negatives: int = 256  # sampled negatives, for every loss but softmax
-    batch_size: int = 128  # user sequences a step
-    lr: float = 0.001
+    batch_size: int = 32  # user sequences a step
+    lr: float = 0.002
+    # Lightning precision: "bf16-mixed" runs the layers in bfloat16, about 1.5
+    # times faster where the CPU computes it natively; None: bf16-mixed only there.
+    precision: str | None = None
     time_budget: float | None = 330.0  # seconds of training, None for no limit
 
 
@@ -107,7 +113,9 @@ def _peer_library(name: str) -> Any:
         ) from error
 
 
-def _sasrec_trainer(epochs: int, seconds: float | None, deterministic: bool) -> Any:
+def _sasrec_trainer(
+    epochs: int, seconds: float | None, deterministic: bool, precision: str = "32-true"
+) -> Any:
     """A Lightning trainer that stops after `epochs` or `seconds`, logging each
     epoch's loss (RecTools' own trainer has no time limit)."""
     import pytorch_lightning as pl
@@ -129,6 +137,7 @@ def _sasrec_trainer(epochs: int, seconds: float | None, deterministic: bool) -> 
         max_epochs=epochs,
         max_time=None if seconds is None else timedelta(seconds=seconds),
         deterministic=deterministic,
+        precision=precision,
         callbacks=[EpochLog()],
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -148,6 +157,13 @@ def _interactions(ratings: pd.DataFrame) -> pd.DataFrame:
             "datetime": pd.to_datetime(ratings["timestamp"], unit="s"),
         }
     )
+
+
+def _native_bf16(torch: Any) -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), as
+    recommender.models.gru.native_bf16 asks, which this module may not import."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 def recommend_sasrec(
@@ -180,6 +196,9 @@ def recommend_sasrec(
     pl.seed_everything(seed, workers=True, verbose=False)
     interactions = _interactions(train)
     dataset = Dataset.construct(interactions)
+    precision = settings.precision or (
+        "bf16-mixed" if _native_bf16(torch) else "32-true"
+    )
     model = SASRecModel(
         n_blocks=settings.blocks,
         n_heads=settings.heads,
@@ -196,6 +215,7 @@ def recommend_sasrec(
             "epochs": settings.epochs,
             "seconds": settings.time_budget,
             "deterministic": True,
+            "precision": precision,
         },
     )
 
@@ -227,7 +247,7 @@ def recommend_sasrec(
     result = {
         "model": "RecTools SASRec",
         "version": rectools.__version__,
-        "params": {**asdict(settings), "seed": seed, "k": k},
+        "params": {**asdict(settings), "precision": precision, "seed": seed, "k": k},
         "fit_seconds": round(fit_seconds, 1),
         "epochs_run": epochs_run,
         "cold_users": cold,
@@ -432,6 +452,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(float),
         default=sas.lr,
         help="Adam learning rate (default %(default)s)",
+    )
+    rec.add_argument(
+        "--precision",
+        choices=("32-true", "bf16-mixed"),
+        default=sas.precision,
+        help="training precision (default: bf16-mixed where the CPU computes "
+        "bfloat16 natively, else 32-true)",
     )
     rec.add_argument(
         "--time-budget",
