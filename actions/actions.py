@@ -19,7 +19,7 @@ from rasa_sdk.events import EventType, Restarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import replies, requests
-from actions.choices import Skip, is_choice_answer, resolve_choice
+from actions.choices import Skip, is_choice_answer, number_answer, resolve_choice
 from recommender.catalog import MatchKind, Movie, split_year
 from recommender.errors import ArtifactError
 from recommender.mentions import MAX_MENTIONS, Mention, parse_mentions
@@ -185,10 +185,22 @@ class ActionRecordMovies(MovieAction):
         if pending:
             options = [catalog[m] for m in pending[0]["options"] if m in catalog]
             choice = next(tracker.get_latest_entity_values("choice"), None)
+            number = number_answer(text) if choice is None else None
             # "No Country for Old Men" names another movie: no "no" to the question.
-            other = choice is None and self._names_other_movie(text, options)
+            # A bare number answers it, even one that is also a title ("9").
+            other = (
+                choice is None
+                and number is None
+                and self._names_other_movie(text, options)
+            )
             picked = None if other else resolve_choice(text, options, choice)
-            if picked is Skip.NONE:
+            if picked is None and number is not None:
+                lines.append(
+                    f"There is no number {number} here: answer with 1 to "
+                    f"{len(options)}, the year or the title (or “none”)."
+                )
+                attempt = True
+            elif picked is Skip.NONE:
                 lines.append(f"OK, I left out “{pending.pop(0)['query']}”.")
             elif isinstance(picked, Movie):
                 asked = pending.pop(0)
@@ -198,6 +210,9 @@ class ActionRecordMovies(MovieAction):
                 attempt = True
             else:
                 lines += self._record(sender, text, pending, offered, offers)
+        elif text.startswith("/"):
+            # A button pressed again, or a payload typed: no question is open.
+            lines.append(NOTHING_TO_CHOOSE)
         elif (
             intent == "choose_movie"
             and not entities
@@ -513,9 +528,13 @@ class ActionForgetMe(MovieAction):
                 or requests.asks_to_forget(text)
             ):
                 removed = store().forget(sender)
+                deleted = (
+                    f"your profile ({replies.movies(removed)}) and our conversation"
+                    if removed
+                    else "our conversation"
+                )
                 dispatcher.utter_message(
-                    text=f"Done: I deleted your profile ({replies.movies(removed)}). "
-                    "We start afresh."
+                    text=f"Done: I deleted {deleted}. We start afresh."
                 )
                 # The restart empties the conversation on the Rasa side, and the
                 # tracker store (bot/tracker_store.py) deletes what was said.
@@ -540,15 +559,14 @@ class ActionForgetMe(MovieAction):
             return [SlotSet(FORGET, False)]
         if requests.asks_to_forget(text):
             count = len(store().history(sender))
-            if not count:
-                dispatcher.utter_message(
-                    text="There is nothing to forget: I have no movies of yours. "
-                    "Tell me one you watched, or ask what to watch next."
-                )
-                return [SlotSet(FORGET, False)]
+            # With no movies there is still what was said, kept on the Rasa side.
+            what = (
+                f"your profile ({replies.movies(count)}) and our conversation"
+                if count
+                else "our conversation (I have no movies of yours)"
+            )
             dispatcher.utter_message(
-                text=f"That deletes your profile ({replies.movies(count)}) and cannot "
-                "be undone. Are you sure?",
+                text=f"That deletes {what} and cannot be undone. Are you sure?",
                 buttons=buttons_for(
                     tracker,
                     [

@@ -49,6 +49,13 @@ def is_choice_answer(text: str) -> bool:
     return bool(picks) and all(w in _CHOICE_FILLER or w in picks for w in words)
 
 
+def number_answer(text: str) -> int | None:
+    """The number in "2", "#2", "option 2)", which answers a which-movie question
+    whatever else it could mean ("9" is also a movie of 2009); else None."""
+    number = _NUMBER.match(text)
+    return int(number.group(1)) if number else None
+
+
 class Skip(Enum):
     """The person wants none of the offered movies."""
 
@@ -74,9 +81,8 @@ def resolve_choice(
     if _NEWER.search(text):
         return by_year[-1]
 
-    number = _NUMBER.match(text)
-    if number:
-        index = int(number.group(1))
+    index = number_answer(text)
+    if index is not None:
         return options[index - 1] if 1 <= index <= len(options) else None
     words = normalize(text).split()
     for word in words:

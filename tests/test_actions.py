@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import Restarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from ruamel.yaml import YAML
 
@@ -173,6 +173,47 @@ def test_none_of_them_drops_the_question():
     assert history() == [] and chat.pending is None
 
 
+@pytest.mark.parametrize("answer", ["9", "3", "0", "#9"])
+def test_a_number_out_of_range_is_no_movie_and_keeps_the_question(more_titles, answer):
+    # "9" is also a movie of 2009; while "which Sabrina?" is open it is a number.
+    chat = Chat()
+    chat.say(RECORD, "Sabrina")
+    messages, _ = chat.say(RECORD, answer, intent="inform_movies")
+    number = answer.lstrip("#")
+    assert messages[0]["text"] == (
+        f"There is no number {number} here: answer with 1 to 2, the year or the "
+        "title (or “none”)."
+    )
+    assert "Which “Sabrina”" in messages[-1]["text"]
+    assert history() == []
+    assert "✓ Sabrina (1954)" in chat.text(RECORD, "1", intent="choose_movie")
+
+
+@pytest.mark.parametrize(
+    ("payload", "intent", "entities"),
+    [
+        (
+            '/choose_movie{"choice": "1"}',
+            "choose_movie",
+            [{"entity": "choice", "value": "1"}],
+        ),
+        ("/affirm", "affirm", []),
+        ("/deny", "deny", []),
+    ],
+)
+def test_a_button_pressed_again_is_no_title(payload, intent, entities):
+    chat = Chat()
+    chat.say(RECORD, "Sabrina")
+    chat.say(RECORD, "2", intent="choose_movie")
+    reply = chat.text(RECORD, payload, intent=intent, entities=entities)
+    assert reply == actions.NOTHING_TO_CHOOSE
+    assert history() == [(7, None)]
+
+
+def test_a_numeric_title_is_a_movie_when_nothing_is_asked(more_titles):
+    assert "✓ 9 (2009)" in Chat().text(RECORD, "I liked 9", intent="inform_movies")
+
+
 def test_new_movies_while_a_question_is_open_are_saved_and_the_question_kept():
     chat = Chat()
     chat.say(RECORD, "Sabrina")
@@ -282,7 +323,10 @@ def test_forget_me_asks_first_then_deletes_the_profile():
     chat = Chat()
     chat.say(RECORD, "I loved Heat")
     messages, events = chat.say(FORGET, "forget me", intent="forget_me")
-    assert "deletes your profile (1 movie) and cannot be undone" in messages[0]["text"]
+    assert (
+        "deletes your profile (1 movie) and our conversation and cannot be undone"
+        in messages[0]["text"]
+    )
     assert SlotSet("forget_requested", True) in events
     assert history() == [(2, 5.0)]
 
@@ -361,6 +405,7 @@ def more_titles():
         (101, "Yes Man", 2008),
         (102, "Man, The", 2005),
         (103, "No Country for Old Men", 2007),
+        (105, "9", 2009),
         (
             104,
             "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb",
@@ -424,7 +469,8 @@ def test_a_clear_request_to_be_forgotten_asks_first(text):
     # Whatever the classifier guessed, the words decide.
     for action, intent in [(FORGET, "forget_me"), (RECORD, "inform_movies")]:
         assert chat.text(action, text, intent=intent) == (
-            "That deletes your profile (1 movie) and cannot be undone. Are you sure?"
+            "That deletes your profile (1 movie) and our conversation and cannot be "
+            "undone. Are you sure?"
         )
         assert chat.forget is True
         assert "keep your profile" in chat.text(FORGET, "no", intent="deny")
@@ -436,7 +482,9 @@ def test_asking_again_after_are_you_sure_is_a_yes():
     chat.say(RECORD, "I loved Heat")
     chat.say(FORGET, "forget me", intent="forget_me")
     reply = chat.text(RECORD, "delete my profile", intent="inform_movies")
-    assert reply == "Done: I deleted your profile (1 movie). We start afresh."
+    assert reply == (
+        "Done: I deleted your profile (1 movie) and our conversation. We start afresh."
+    )
     assert history() == []
 
 
@@ -469,13 +517,19 @@ def test_a_movie_after_are_you_sure_keeps_the_profile(more_titles):
     assert history() == [(2, 5.0), (101, 4.5)]
 
 
-def test_forget_me_with_an_empty_profile_says_there_is_nothing():
+def test_forget_me_with_an_empty_profile_still_deletes_the_conversation():
     chat = Chat()
-    assert chat.text(FORGET, "forget me", intent="forget_me") == (
-        "There is nothing to forget: I have no movies of yours. Tell me one you "
-        "watched, or ask what to watch next."
+    messages, events = chat.say(FORGET, "forget me", intent="forget_me")
+    assert messages[0]["text"] == (
+        "That deletes our conversation (I have no movies of yours) and cannot be "
+        "undone. Are you sure?"
     )
-    assert chat.forget is False
+    assert SlotSet("forget_requested", True) in events
+
+    chat.forget = True
+    messages, events = chat.say(FORGET, "yes", intent="affirm")
+    assert messages[0]["text"] == "Done: I deleted our conversation. We start afresh."
+    assert Restarted() in events
 
 
 @pytest.mark.parametrize(
@@ -696,7 +750,9 @@ def test_the_yes_button_deletes_the_profile():
     chat.say(RECORD, "I loved Heat")
     chat.say(FORGET, "forget me", intent="forget_me")
     reply = chat.text(FORGET, requests.YES_PAYLOAD, intent="affirm")
-    assert reply == "Done: I deleted your profile (1 movie). We start afresh."
+    assert reply == (
+        "Done: I deleted your profile (1 movie) and our conversation. We start afresh."
+    )
     assert history() == []
 
 
