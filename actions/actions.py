@@ -22,7 +22,7 @@ from actions import replies, requests
 from actions.choices import Skip, is_choice_answer, number_answer, resolve_choice
 from recommender.catalog import MatchKind, Movie, split_year
 from recommender.errors import ArtifactError
-from recommender.mentions import MAX_MENTIONS, Mention, parse_mentions
+from recommender.mentions import MAX_CHARS, MAX_MENTIONS, Mention, parse_mentions
 from recommender.profiles import Change, Person, ProfileStore, Saved
 from recommender.service import Recommender
 
@@ -341,8 +341,9 @@ class ActionRecordMovies(MovieAction):
                 lines.append(replies.closest(mention.title, list(match.candidates)))
         if truncated:
             lines.append(
-                "That was a long message: I read only its first part (at most "
-                f"{MAX_MENTIONS} titles). Send the rest in another message."
+                "That was a long message: I read only its first part (the first "
+                f"{MAX_CHARS:,} characters, at most {MAX_MENTIONS} titles). Send "
+                "the rest in another message."
             )
         return lines
 

@@ -268,7 +268,10 @@ def test_bad_input_gets_an_answer_and_loses_nothing(text):
 
 def test_huge_message_reads_the_first_titles_and_says_so():
     reply = Chat().text(RECORD, ("Heat, Up, Fargo, Jaws, " * 300)[:5000])
-    assert "long message" in reply
+    assert (
+        "That was a long message: I read only its first part (the first 2,000 "
+        "characters, at most 25 titles). Send the rest in another message."
+    ) in reply
     assert sorted(m for m, _ in history()) == [2, 13, 22, 27]
 
 
