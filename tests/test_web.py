@@ -67,6 +67,13 @@ def open_chat(browser, url: str, **context_options):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Every file the page asks for is there (its icon too).
+    page.on(
+        "response",
+        lambda answer: (
+            answer.status >= 400 and errors.append(f"{answer.status} {answer.url}")
+        ),
+    )
     page.goto(url)
     expect(page.locator("#send")).to_be_enabled(timeout=ANSWER_MS)
     return context, page, errors
@@ -220,6 +227,21 @@ def test_a_lost_connection_is_said_and_the_chat_comes_back(browser, url):
     expect(page.locator("#send")).to_be_enabled()
     assert session(page) == me
     say(page, "I loved Heat", "You have 1 movie in your profile")
+    assert errors == []
+    context.close()
+
+
+def test_every_file_the_page_names_is_served(browser, url):
+    # Headless Chromium fetches no icon itself; a browser tab does.
+    context, page, errors = open_chat(browser, url)
+    names = page.eval_on_selector_all(
+        "link[href], script[src]",
+        "nodes => nodes.map(n => n.href || n.src)",
+    )
+    assert any(name.endswith(".svg") for name in names)
+    for name in names:
+        answer = page.request.get(name)
+        assert answer.ok, f"{answer.status} {name}"
     assert errors == []
     context.close()
 
