@@ -25,6 +25,7 @@ from recommender.errors import ArtifactError
 from recommender.mentions import MAX_CHARS, MAX_MENTIONS, Mention, parse_mentions
 from recommender.profiles import Change, Person, ProfileStore, Saved
 from recommender.service import Recommender
+from recommender.titles import normalize
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +195,10 @@ class ActionRecordMovies(MovieAction):
                 and self._names_other_movie(text, options)
             )
             picked = None if other else resolve_choice(text, options, choice)
-            if picked is None and number is not None:
+            if picked is None and self._repeats_query(text, pending[0]["query"]):
+                # "Sabrina" again, to "which Sabrina?": the question stands.
+                attempt = True
+            elif picked is None and number is not None:
                 lines.append(
                     f"There is no number {number} here: answer with 1 to "
                     f"{len(options)}, the year or the title (or “none”)."
@@ -250,6 +254,12 @@ class ActionRecordMovies(MovieAction):
             SlotSet(PENDING, pending or None),
             SlotSet(OFFERED, offers or None),
         ]
+
+    @staticmethod
+    def _repeats_query(text: str, query: str) -> bool:
+        """True when ``text`` is the title the open question is about, as asked."""
+        title, year = split_year(text)
+        return year is None and normalize(title) == normalize(query)
 
     def _names_other_movie(self, text: str, options: list[Movie]) -> bool:
         """True when ``text`` names a known title that is none of ``options``."""

@@ -214,6 +214,19 @@ def test_a_numeric_title_is_a_movie_when_nothing_is_asked(more_titles):
     assert "✓ 9 (2009)" in Chat().text(RECORD, "I liked 9", intent="inform_movies")
 
 
+@pytest.mark.parametrize("again", ["Sabrina", "sabrina", " Sabrina "])
+def test_the_title_again_while_its_question_is_open_asks_again(again):
+    chat = Chat()
+    chat.say(RECORD, "I loved Sabrina")
+    for _ in range(3):
+        messages, _ = chat.say(RECORD, again)
+        assert len(messages) == 1
+        assert messages[0]["text"].startswith("Which “Sabrina” did you mean?")
+    reply = chat.text(RECORD, "the older one", intent="choose_movie")
+    assert "✓ Sabrina (1954): loved (5★)" in reply
+    assert history() == [(6, 5.0)]
+
+
 def test_new_movies_while_a_question_is_open_are_saved_and_the_question_kept():
     chat = Chat()
     chat.say(RECORD, "Sabrina")
