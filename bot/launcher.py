@@ -203,9 +203,18 @@ def channels(env: dict[str, str], rasa_port: int) -> Path:
     return path
 
 
+# A server that stops by itself is started again, unless it stopped this often
+# within the window: then something is wrong that a restart will not mend.
+MAX_RESTARTS = 5
+RESTART_WINDOW = 600.0
+
+
 def serve(rasa_port: int, action_port: int) -> int:
     env = environment(action_port)
-    actions = rasa = None
+    servers: dict[str, subprocess.Popen | None] = {
+        "action server": None,
+        "Rasa server": None,
+    }
     stopping = False
     parent = os.getppid()
 
@@ -216,26 +225,36 @@ def serve(rasa_port: int, action_port: int) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    health = {
+        "action server": f"http://localhost:{action_port}/health",
+        "Rasa server": f"http://localhost:{rasa_port}/",
+    }
+
+    def start(what: str) -> None:
+        if what == "action server":
+            process = start_actions(action_port, env)
+        else:
+            command = rasa_command(
+                "run",
+                "--port",
+                str(rasa_port),
+                "--credentials",
+                str(channels(env, rasa_port)),
+                "--cors",
+                "*",
+            )
+            logger.info("starting the Rasa server on port %d", rasa_port)
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, start_new_session=True
+            )
+        servers[what] = process
+        wait_until_up(health[what], process, what, lambda: stopping)
+
+    restarts: dict[str, list[float]] = {what: [] for what in servers}
     try:
         check_free("serve", rasa_port, action_port)
-        actions = start_actions(action_port, env)
-        wait_until_up(
-            f"http://localhost:{action_port}/health", actions, "action server"
-        )
-        command = rasa_command(
-            "run",
-            "--port",
-            str(rasa_port),
-            "--credentials",
-            str(channels(env, rasa_port)),
-            "--cors",
-            "*",
-        )
-        logger.info("starting the Rasa server on port %d", rasa_port)
-        rasa = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-        wait_until_up(
-            f"http://localhost:{rasa_port}/", rasa, "Rasa server", lambda: stopping
-        )
+        start("action server")
+        start("Rasa server")
         logger.info(
             "MovieBot is ready: REST at http://localhost:%d/webhooks/rest/webhook, "
             "socket.io at http://localhost:%d/socket.io. Ctrl-C stops both servers.",
@@ -251,10 +270,31 @@ def serve(rasa_port: int, action_port: int) -> int:
                 # `make serve` was killed: make passes no SIGTERM on to us.
                 logger.info("the command that started MovieBot is gone, shutting down")
                 return 0
-            for process, what in ((actions, "action server"), (rasa, "Rasa server")):
-                if process.poll() is not None:
-                    logger.error("the %s exited with code %s", what, process.returncode)
+            for what, process in servers.items():
+                if process is None or process.poll() is None:
+                    continue
+                now = time.monotonic()
+                recent = [t for t in restarts[what] if now - t < RESTART_WINDOW]
+                if len(recent) >= MAX_RESTARTS:
+                    logger.error(
+                        "the %s exited with code %s (%d times in %.0f minutes): "
+                        "giving up",
+                        what,
+                        process.returncode,
+                        len(recent) + 1,
+                        RESTART_WINDOW / 60,
+                    )
                     return 1
+                logger.error(
+                    "the %s exited with code %s; starting it again (profiles and "
+                    "conversations are kept)",
+                    what,
+                    process.returncode,
+                )
+                restarts[what] = [*recent, now]
+                stop(process, what)  # whatever it started goes too
+                start(what)
+                logger.info("the %s is back", what)
             time.sleep(0.5)
         return 0
     except Interrupted as error:
@@ -264,8 +304,8 @@ def serve(rasa_port: int, action_port: int) -> int:
         logger.error("%s", error)
         return 1
     finally:
-        stop(rasa, "Rasa server")
-        stop(actions, "action server")
+        stop(servers["Rasa server"], "Rasa server")
+        stop(servers["action server"], "action server")
 
 
 SERVERS = ("action server", "Rasa server")

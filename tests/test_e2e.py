@@ -193,3 +193,38 @@ def test_a_new_person_gets_help_before_recommendations(bot):
     reply = bot.text("e2e-newcomer", "what is best for me?")
     assert "needs at least 5 rated movies" in reply
     assert len(picks(reply)) >= 5
+
+
+def test_a_crashed_action_server_is_started_again_and_nothing_is_lost(
+    real_artifacts, tmp_path
+):
+    bot = Bot(real_artifacts, tmp_path)
+    bot.start()
+    try:
+        me = "crash-person"
+        assert "Heat (1995): loved (5★)" in bot.text(me, "I loved Heat")
+        found = subprocess.run(
+            ["pgrep", "-f", f"rasa_sdk --actions actions --port {bot.action_port}"],
+            capture_output=True,
+            text=True,
+        )
+        pids = [int(pid) for pid in found.stdout.split()]
+        assert pids, "no action server process found"
+        for pid in pids:  # as the kernel's out-of-memory killer would
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        deadline = time.monotonic() + 180
+        while "the action server is back" not in bot.log.read_text():
+            assert time.monotonic() < deadline, bot.log.read_text()[-3000:]
+            assert bot.process.poll() is None, bot.log.read_text()[-3000:]
+            time.sleep(1)
+        reply = bot.text(me, "show my movies")
+        assert "Heat (1995)" in reply
+        assert "Jaws (1975)" in bot.text(me, "Jaws was ok")
+    finally:
+        bot.stop()
+    log = bot.log.read_text()
+    assert "the action server exited with code -9; starting it again" in log
