@@ -353,14 +353,10 @@ def chat(
                 return f"the {what} does not answer at {url}"
         return None
 
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {signum: signal.getsignal(signum) for signum in signals}
-    # SIGTERM (a `kill`, make stopped) and SIGHUP (the terminal closed) end the
-    # chat as Ctrl-C does, so that the servers are stopped too.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _leave)
-    try:
-        check_free("chat", rasa_port, *([] if action_server else [action_port]))
+    def start_chat_server(what: str) -> None:
+        if what == "action server":
+            servers[what] = start_actions(action_port, env, logs[what])
+            return
         command = rasa_command(
             "run",
             "--connector",
@@ -370,17 +366,13 @@ def chat(
             "--port",
             str(rasa_port),
         )
-        if not action_server:
-            servers["action server"] = start_actions(
-                action_port, env, logs["action server"]
-            )
         logger.info(
             "starting the Rasa server on port %d; its log goes to %s",
             rasa_port,
-            _shown(logs["Rasa server"]),
+            _shown(logs[what]),
         )
-        with logs["Rasa server"].open("w") as log:
-            servers["Rasa server"] = subprocess.Popen(
+        with logs[what].open("w") as log:
+            servers[what] = subprocess.Popen(
                 command,
                 cwd=ROOT,
                 env=env,
@@ -389,17 +381,62 @@ def chat(
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        for what in SERVERS:
+
+    def wait_for(what: str) -> None:
+        try:
+            wait_until_up(health[what], servers[what], what)
+        except RuntimeError as error:
+            if servers[what] is None:
+                raise
+            raise RuntimeError(f"{error}; see {_shown(logs[what])}") from error
+
+    restarts: dict[str, list[float]] = {what: [] for what in SERVERS}
+
+    def mend() -> bool:
+        """Start again the servers of ours that stopped by themselves, as
+        `make serve` does; True when one was, and all answer again."""
+        mended = False
+        for what, process in servers.items():
+            if process is None or process.poll() is None:
+                continue
+            now = time.monotonic()
+            recent = [t for t in restarts[what] if now - t < RESTART_WINDOW]
+            if len(recent) >= MAX_RESTARTS:
+                return False
+            restarts[what] = [*recent, now]
+            logger.warning(
+                "the %s stopped (exit code %s; its log is %s); starting it again",
+                what,
+                process.returncode,
+                _shown(logs[what]),
+            )
+            stop(process, what)
+            start_chat_server(what)
             try:
-                wait_until_up(health[what], servers[what], what)
+                wait_for(what)
             except RuntimeError as error:
-                if servers[what] is None:
-                    raise
-                raise RuntimeError(f"{error}; see {_shown(logs[what])}") from error
+                logger.error("%s", error)
+                return False
+            mended = True
+        return mended
+
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+    # SIGTERM (a `kill`, make stopped) and SIGHUP (the terminal closed) end the
+    # chat as Ctrl-C does, so that the servers are stopped too.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _leave)
+    try:
+        check_free("chat", rasa_port, *([] if action_server else [action_port]))
+        if not action_server:
+            start_chat_server("action server")
+        start_chat_server("Rasa server")
+        for what in SERVERS:
+            wait_for(what)
         client = terminal.RestClient(
             f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook", conversation_id
         )
-        return terminal.TerminalChat(client, trouble).run()
+        return terminal.TerminalChat(client, trouble, mend=mend).run()
     except KeyboardInterrupt:
         logger.info("stopped")
         return 0

@@ -108,7 +108,8 @@ class TerminalChat:
     """Reads lines, sends them, prints the answers, until /stop, Ctrl-D or Ctrl-C.
 
     ``trouble`` says what is wrong when an answer does not come (a server that
-    stopped, say), or None when nothing is.
+    stopped, say), or None when nothing is. ``mend`` starts again what stopped,
+    and says whether it did: the message is then sent once more.
     """
 
     def __init__(
@@ -117,9 +118,11 @@ class TerminalChat:
         trouble: Callable[[], str | None] = lambda: None,
         read: Callable[[str], str] = input,
         write: Callable[[str], None] | None = None,
+        mend: Callable[[], bool] = lambda: False,
     ):
         self.client = client
         self.trouble = trouble
+        self.mend = mend
         self.read = read
         self.write = write or self._print
 
@@ -154,13 +157,10 @@ class TerminalChat:
                 if choice is not None:
                     self.write(f"  → {choice.title}")
                 try:
-                    answers = self.client.send(message)
+                    answers = self._answers(message)
                 except ServerGone as error:
-                    return self._stopped(self.trouble() or str(error))
+                    return self._stopped(str(error))
                 if not answers:
-                    problem = self.trouble()
-                    if problem:
-                        return self._stopped(problem)
                     self.write(f"{BOT}(no answer)")
                 shown, choices = render(answers)
                 for lines in shown:
@@ -171,6 +171,26 @@ class TerminalChat:
             self.write("")
         self.write("Bye! `make chat` brings you back.")
         return 0
+
+    def _answers(self, message: str) -> list[dict]:
+        """The bot's answers; a message that met a stopped server is sent again
+        once that server is back. Raises ServerGone saying what is wrong."""
+        for first in (True, False):
+            try:
+                answers: list[dict] | None = self.client.send(message)
+                failure = None
+            except ServerGone as error:
+                answers, failure = None, str(error)
+            if answers:
+                return answers
+            if first and self.mend():
+                self.write(f"{BOT}(a server had stopped; it is back, so once more)")
+                continue
+            problem = self.trouble()
+            if problem or failure:
+                raise ServerGone(problem or failure)
+            return []
+        return []
 
     def _stopped(self, problem: str) -> int:
         self.write(f"MovieBot stopped answering: {problem}.")

@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -342,6 +343,34 @@ def test_make_chat_starts_both_servers_quietly_and_ctrl_c_stops_them(chats, tmp_
     assert chat.ended() == 0
     assert "Interrupt" not in chat.child.before
     assert not port_open(chat.rasa_port) and not port_open(chat.action_port)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_crashed_action_server_is_started_again_and_the_message_answered(chats):
+    chat = chats("carol-at-the-terminal")
+    chat.child.expect_exact("MovieBot is ready", timeout=240)
+    chat.child.expect_exact(PROMPT)
+    assert "Heat (1995): loved (5★)" in chat.say("I loved Heat", "loved (5★)")
+
+    found = subprocess.run(
+        ["pgrep", "-f", f"rasa_sdk --actions actions --port {chat.action_port}"],
+        capture_output=True,
+        text=True,
+    )
+    pids = [int(pid) for pid in found.stdout.split()]
+    assert pids, "no action server process found"
+    for pid in pids:  # as the kernel's out-of-memory killer would
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    shown = chat.say("show my movies", "Heat (1995)", timeout=180)
+    assert "starting it again" in shown
+    assert "it is back, so once more" in shown
+    assert chat.profile("terminal") == [Entry(HEAT, 5.0, 1)]
+    assert chat.child.isalive()
 
 
 @pytest.mark.slow
