@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,11 @@ URL_PREFIX = "webchat"
 HISTORY_LIMIT = 200
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def answer_timeout() -> float:
+    """Seconds the page waits for an answer before it offers to send again."""
+    return float(os.environ.get("MOVIEBOT_WEB_ANSWER_TIMEOUT") or 60)
 
 
 def page_path(route: str = "/webhooks/") -> str:
@@ -122,6 +128,7 @@ class WebChatInput(SocketIOInput):
             if not request.path.endswith("/"):
                 return response.redirect(request.path + "/")
             settings = {
+                "answerTimeoutMs": int(answer_timeout() * 1000),
                 "socketPath": self.socketio_path,
                 "userEvent": self.user_message_evt,
                 "botEvent": self.bot_message_evt,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,50 @@ def test_a_page_speaks_only_as_the_session_the_server_gave_it(bot, browser, url)
         assert json.loads(reply.read()) == {"messages": []}
     assert errors == []
     context.close()
+
+
+def test_a_message_no_one_answered_can_be_sent_again(real_artifacts, tmp_path, browser):
+    import subprocess
+    import time
+
+    from playwright.sync_api import expect
+
+    bot = Bot(real_artifacts, tmp_path)
+    bot.env["MOVIEBOT_WEB_ANSWER_TIMEOUT"] = "5"
+    bot.start()
+    try:
+        page_url = f"http://127.0.0.1:{bot.rasa_port}/webhooks/webchat/"
+        context, page, errors = open_chat(browser, page_url)
+        say(page, "I loved Heat", "You have 1 movie in your profile")
+
+        found = subprocess.run(
+            ["pgrep", "-f", f"rasa_sdk --actions actions --port {bot.action_port}"],
+            capture_output=True,
+            text=True,
+        )
+        for pid in [int(pid) for pid in found.stdout.split()]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        page.locator("#message").fill("Jaws was ok")
+        page.locator("#message").press("Enter")
+        notice = page.locator(".message--unanswered")
+        expect(notice).to_contain_text(
+            "No answer came to “Jaws was ok”.", timeout=ANSWER_MS
+        )
+
+        deadline = time.monotonic() + 180
+        while "the action server is back" not in bot.log.read_text():
+            assert time.monotonic() < deadline, bot.log.read_text()[-3000:]
+            time.sleep(1)
+        notice.get_by_role("button", name="Send it again").click()
+        reply = page.locator(".message--bot", has_text="Jaws (1975): ok (3★)")
+        expect(reply).to_be_visible(timeout=ANSWER_MS)
+        expect(notice).to_have_count(0)
+        # The message shows once, as it was sent once by the person.
+        expect(page.locator(".message--user", has_text="Jaws was ok")).to_have_count(1)
+        assert errors == []
+        context.close()
+    finally:
+        bot.stop()

@@ -9,8 +9,9 @@
 
   const settings = JSON.parse(document.body.dataset.settings);
   const STORAGE_KEY = "moviebot.session";
-  // How long "MovieBot is typing" shows without an answer.
-  const TYPING_TIMEOUT_MS = 60000;
+  // How long "MovieBot is typing" shows without an answer; then the page offers
+  // to send the message again (a server may have stopped and come back).
+  const ANSWER_TIMEOUT_MS = settings.answerTimeoutMs || 60000;
   const OFFLINE_TEXT =
     "Can't reach the MovieBot server. Retrying… (your conversation is kept on " +
     "the server; nothing is lost)";
@@ -25,6 +26,7 @@
   let online = false;
   let historyShown = false;
   let typingTimer = null;
+  let unanswered = null; // the last message sent, until an answer comes
 
   function readSession() {
     try {
@@ -82,6 +84,8 @@
 
   function showBot(message) {
     stopTyping();
+    unanswered = null;
+    for (const notice of log.querySelectorAll(".message--unanswered")) notice.remove();
     if (!message || typeof message !== "object") return;
     let entry = null;
     if (Array.isArray(message.movies)) {
@@ -147,7 +151,25 @@
     stopTyping();
     const dots = element("p", "bubble typing", "MovieBot is typing…");
     addEntry("bot", dots).classList.add("message--typing");
-    typingTimer = setTimeout(stopTyping, TYPING_TIMEOUT_MS);
+    typingTimer = setTimeout(noAnswer, ANSWER_TIMEOUT_MS);
+  }
+
+  function noAnswer() {
+    stopTyping();
+    if (!unanswered) return;
+    const message = unanswered;
+    const said = message.shown || message.text;
+    const box = element("p", "bubble notice", `No answer came to “${said}”. `);
+    const again = element("button", "choice", "Send it again");
+    again.type = "button";
+    again.addEventListener("click", () => {
+      if (!online) return showStatus(OFFLINE_TEXT);
+      entry.remove();
+      say(message.text, message.shown, { repeat: true });
+    });
+    box.append(again);
+    const entry = addEntry("bot", box);
+    entry.classList.add("message--unanswered");
   }
 
   function stopTyping() {
@@ -159,13 +181,14 @@
 
   // `shown` is how the person's message appears: a button's title rather than
   // its payload. The server keeps it, so that the history shows it the same way.
-  function say(text, shown) {
+  function say(text, shown, { repeat = false } = {}) {
     socket.emit(settings.userEvent, {
       message: text,
       session_id: sessionId,
       metadata: shown ? { shown } : {},
     });
-    showUser(shown || text);
+    if (!repeat) showUser(shown || text);
+    unanswered = { text, shown };
     startTyping();
   }
 
@@ -176,11 +199,19 @@
     if (response.status === 404) return; // no conversation of the web chat's
     if (!response.ok) throw new Error(`history: HTTP ${response.status}`);
     const { messages } = await response.json();
+    const waiting = unanswered;
     log.replaceChildren();
     for (const message of messages) {
       if (message.from === "user") showUser(message.text);
       else showBot(message);
     }
+    // A message sent just before the connection dropped: answered if the
+    // server's copy ends with it and an answer.
+    const last = messages.findLastIndex((m) => m.from === "user");
+    const said = waiting && (waiting.shown || waiting.text);
+    const answered =
+      last >= 0 && messages[last].text === said && last < messages.length - 1;
+    unanswered = waiting && !answered ? waiting : null;
   }
 
   const socket = io({ path: settings.socketPath });
@@ -208,6 +239,7 @@
     }
     setOnline(true);
     if (!loaded) showStatus("The conversation so far could not be loaded.");
+    else if (unanswered) noAnswer();
     input.focus();
   });
 
