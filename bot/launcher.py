@@ -477,7 +477,15 @@ def main(argv: list[str] | None = None) -> int:
         "a terminal chat (chat). Both are stopped together.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve_parser = sub.add_parser("serve", help="REST and socket.io until Ctrl-C")
+    serve_parser = sub.add_parser(
+        "serve",
+        help="REST, socket.io, the web chat page (and Slack) until Ctrl-C",
+        description="Run the action server and the Rasa server in the foreground: "
+        "REST at /webhooks/rest/webhook, the web chat page at /webhooks/webchat/, "
+        "and Slack at /webhooks/slack/webhook when SLACK_TOKEN and "
+        "SLACK_SIGNING_SECRET are set. A server that stops by itself is started "
+        "again; Ctrl-C or SIGTERM stops both.",
+    )
     chat_parser = sub.add_parser(
         "chat",
         help="chat in this terminal",
