@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -193,6 +194,36 @@ def test_a_new_person_gets_help_before_recommendations(bot):
     reply = bot.text("e2e-newcomer", "what is best for me?")
     assert "needs at least 5 rated movies" in reply
     assert len(picks(reply)) >= 5
+
+
+REFUSED = [
+    ({"message": "I loved Heat"}, '"sender" must be a non-empty string'),
+    ({"sender": "", "message": "I loved Heat"}, '"sender" must be'),
+    ({"sender": 42, "message": "I loved Heat"}, '"sender" must be'),
+    ({"sender": "x" * 300, "message": "hi"}, "at most 255 characters"),
+    ({"sender": "e2e-odd", "message": 42}, '"message" must be a string'),
+    ({"sender": "e2e-odd", "message": ["a"]}, '"message" must be a string'),
+    (["I loved Heat"], "send a JSON object"),
+]
+
+
+def test_a_rest_request_for_no_one_is_refused(bot):
+    for body, why in REFUSED:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{bot.rasa_port}/webhooks/rest/webhook",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 400, body
+        assert why in json.loads(refused.value.read())["message"], body
+    # Nothing was filed under Rasa's stand-in sender id.
+    assert bot.text("default", "show my movies") == (
+        "Your profile is empty: tell me a movie you watched."
+    )
+    # A message of null is an empty one, which gets an answer.
+    assert bot.say("e2e-odd", None)
 
 
 def test_a_crashed_action_server_is_started_again_and_nothing_is_lost(
