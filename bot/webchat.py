@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WEB_DIR = ROOT / "web"
 SOCKETIO_CLIENT = ROOT / "node_modules/socket.io-client/dist/socket.io.min.js"
 URL_PREFIX = "webchat"
+# What the other pages of a conversation get when one of them sends a message.
+ECHO_EVENT = "user_echo"
 # What a page that reloads gets back: the latest messages, oldest first.
 HISTORY_LIMIT = 200
 
@@ -105,6 +107,7 @@ class WebChatInput(SocketIOInput):
             else:
                 sender_id = sid
             text = data.get("message", "") if isinstance(data, dict) else ""
+            text = text if isinstance(text, str) else ""
             metadata = data.get(self.metadata_key) if isinstance(data, dict) else None
             if isinstance(metadata, str):
                 try:
@@ -112,13 +115,25 @@ class WebChatInput(SocketIOInput):
                 except ValueError:
                     logger.warning("socket %s sent metadata that is no JSON", sid)
                     metadata = None
+            metadata = metadata if isinstance(metadata, dict) else {}
+            if self.session_persistence:
+                # The same conversation open in another tab shows what was said,
+                # as it shows the answer.
+                shown = metadata.get("shown")
+                await sio.emit(
+                    ECHO_EVENT,
+                    {"text": shown if isinstance(shown, str) else text},
+                    room=sender_id,
+                    skip_sid=sid,
+                    namespace=namespace,
+                )
             await on_new_message(
                 UserMessage(
-                    text if isinstance(text, str) else "",
+                    text,
                     SocketIOOutput(sio, self.bot_message_evt),
                     sender_id,
                     input_channel=self.name(),
-                    metadata=metadata if isinstance(metadata, dict) else {},
+                    metadata=metadata,
                 )
             )
 

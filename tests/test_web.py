@@ -247,6 +247,23 @@ def test_every_file_the_page_names_is_served(browser, url):
     context.close()
 
 
+def test_two_tabs_of_one_conversation_both_show_all_of_it(browser, url):
+    from playwright.sync_api import expect
+
+    context, first, errors = open_chat(browser, url)
+    second = context.new_page()
+    second.goto(url)
+    expect(second.locator("#send")).to_be_enabled(timeout=ANSWER_MS)
+    assert session(second) == session(first)
+
+    say(second, "I loved Jaws", "You have")
+    said = first.locator(".message--user", has_text="I loved Jaws")
+    expect(said).to_have_count(1)
+    expect(first.locator(".message--bot", has_text="Jaws (1975)")).to_be_visible()
+    assert errors == []
+    context.close()
+
+
 def test_a_page_speaks_only_as_the_session_the_server_gave_it(bot, browser, url):
     import json
     import urllib.error

@@ -244,6 +244,10 @@
   });
 
   socket.on(settings.botEvent, showBot);
+  // What the person said in another tab of the same conversation.
+  socket.on("user_echo", (message) => {
+    if (message && typeof message.text === "string") showUser(message.text);
+  });
 
   socket.on("disconnect", () => {
     setOnline(false);
