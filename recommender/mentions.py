@@ -146,6 +146,11 @@ _TRAILING_FILLER = re.compile(
     r"yesterday|last\s+night|recently|again|movie|film))+[\s!.?]*$",
     re.IGNORECASE,
 )
+# Interjections a message may open with ("lol", "hey,"); see parse_mentions.
+_OPENER = re.compile(
+    r"^\s*(?:lol|lmao|haha+|hey+|hi|hello|wow|omg|btw|um+|uh+|hmm+|ah+|oh)\b[\s,!.:;-]*",
+    re.IGNORECASE,
+)
 _QUOTES = re.compile(r"^[\"'“”‘’«»\s]+|[\"'“”‘’«»\s]+$")
 # Emoji, pictographs and other symbols carry no title; they go before parsing.
 _SYMBOLS = re.compile(
@@ -176,7 +181,29 @@ def parse_mentions(
     ``is_title`` tells whether a piece of text is a known title; it keeps titles
     that contain "and" or a comma whole. Returns the mentions and whether the
     message held more than :data:`MAX_MENTIONS` (or :data:`MAX_CHARS`).
+
+    A message that opens with an interjection ("lol I loved Heat", "hey, Up was
+    ok") is read with and without it, and the reading that names more known
+    titles and fewer unknown ones wins; so titles that start with one ("Hey
+    Arnold!", "Wow! A Talking Fish!", "LOL") stay whole.
     """
+    read = _parse_message(message, is_title)
+    opener = _OPENER.match(message)
+    if opener and opener.end() < len(message):
+        without = _parse_message(message[opener.end() :], is_title)
+        if _known(without[0], is_title) > _known(read[0], is_title):
+            return without
+    return read
+
+
+def _known(mentions: list[Mention], is_title: Callable[[str], bool]) -> int:
+    """Known titles less unknown ones: how well a reading fits the catalogue."""
+    return sum(1 if is_title(m.title) else -1 for m in mentions)
+
+
+def _parse_message(
+    message: str, is_title: Callable[[str], bool]
+) -> tuple[list[Mention], bool]:
     text = _SYMBOLS.sub(" ", message[:MAX_CHARS]).replace("’", "'")
     truncated = len(message) > MAX_CHARS
     pieces = _SEPARATOR.split(text)

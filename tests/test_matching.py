@@ -179,6 +179,10 @@ def quirky_titles(catalog):
         ("yes I loved the movie Heat too", [("Heat", 5.0)]),
         ("no, I meant Heat 2013", [("Heat 2013", None)]),
         ("I meant The Heat 2013", [("The Heat 2013", None)]),
+        # An interjection the message opens with is no title.
+        ("lol I loved Heat", [("Heat", 5.0)]),
+        ("hey, Jaws was ok", [("Jaws", 3.0)]),
+        ("wow! Up was great", [("Up", 4.5)]),
         # An abbreviation's full stop ends no sentence.
         (
             "I loved Dr. Strangelove and Fight Club",
@@ -283,6 +287,12 @@ def test_real_catalogue_sabrina_is_ambiguous(real_catalog):
         ("Yes Man was ok", "Yes Man (2008)"),
         ("I liked Yes Man", "Yes Man (2008)"),
         ("I loved Dr. Strangelove", "Dr. Strangelove or: How I Learned to Stop"),
+        ("lol I loved Heat", "Heat (1995)"),
+        ("hey, I loved Heat", "Heat (1995)"),
+        # Titles that open with an interjection keep it.
+        ("Wow! A Talking Fish! was great", "Wow! A Talking Fish! (1983)"),
+        ("Hello, Dolly! was great", "Hello, Dolly! (1969)"),
+        ("LOL was ok", "LOL (2012)"),
     ],
 )
 def test_real_catalogue_filler_and_abbreviations(real_catalog, message, expected):
