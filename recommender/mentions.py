@@ -31,6 +31,11 @@ _VERB_FEELINGS: list[tuple[str, float | None]] = [
     (r"(?:absolutely\s+|really\s+|totally\s+)?(?:loved|love|adored|adore)", 5.0),
     (r"really\s+(?:liked|like|enjoyed|enjoy)", 4.5),
     (r"(?:liked|like|enjoyed|enjoy)", 4.0),
+    (
+        r"my\s+(?:all[-\s]time\s+)?(?:favou?rite|fave)\s+(?:movie|film)?\s*"
+        r"(?:is|was|ever\s+is)",
+        5.0,
+    ),
     (r"(?:re-?)?watched|saw|have\s+seen|ve\s+seen|seen|watch", None),
     # "I give Heat 4 stars": the stars come from the end of the clause.
     (r"give|gave|rate|rated", None),
@@ -86,6 +91,8 @@ _LEADING_STARS = re.compile(
     r"(?P<scale>/\s*5|out\s+of\s+5|stars?|★)\s+(?:for|to)\s+",
     re.IGNORECASE,
 )
+# "I give Alien a 4", "Heat gets a 3.5": stars out of 5, the scale unsaid.
+_GRADE = re.compile(r"\s+(?:gets\s+)?an?\s+(?P<stars>[0-5](?:[.,]5)?)\s*[!.]*$", re.I)
 _STAR_SYMBOLS = re.compile(r"[\s,(:\-–—]*(?P<symbols>★{1,5}(?:½)?)\)?\s*$")
 
 _SUBJECT = (
@@ -97,7 +104,8 @@ _COPULA = (
     r"|pretty|quite|so|just|kind\s+of|kinda|sort\s+of|absolutely|totally)\s+)*"
 )
 _PREFIX_FEELINGS = [
-    (re.compile(rf"^{_SUBJECT}(?:{pattern})\s+", re.IGNORECASE), stars)
+    # "I loved both Up and Heat": the "both" is no title's.
+    (re.compile(rf"^{_SUBJECT}(?:{pattern})\s+(?:both\s+)?", re.IGNORECASE), stars)
     for pattern, stars in _VERB_FEELINGS
 ]
 _SUFFIX_FEELINGS = [
@@ -280,6 +288,10 @@ def _read_stars(text: str) -> tuple[str, float | None, str | None, str | None]:
         feeling = None if rating is None else f"{_format_stars(rating)} stars"
         return text[leading_stars.end() :], rating, feeling, bad
     stars = _STARS.search(text) or _STAR_SYMBOLS.search(text)
+    grade = None if stars else _GRADE.search(text)
+    if grade and grade.start() > 0:
+        rating, bad = _stars_on_scale(grade["stars"], "/5")
+        return text[: grade.start()], rating, f"{_format_stars(rating)} stars", bad
     if not stars or stars.start() == 0:
         return text, None, None, None
     if stars.groupdict().get("stars"):

@@ -183,6 +183,11 @@ def quirky_titles(catalog):
         ("lol I loved Heat", [("Heat", 5.0)]),
         ("hey, Jaws was ok", [("Jaws", 3.0)]),
         ("wow! Up was great", [("Up", 4.5)]),
+        # Other ways of saying how much.
+        ("I give Jaws a 4", [("Jaws", 4.0)]),
+        ("Heat gets a 2.5", [("Heat", 2.5)]),
+        ("my favourite movie is Up", [("Up", 5.0)]),
+        ("I loved both Heat and Up", [("Heat", 5.0), ("Up", 5.0)]),
         # An abbreviation's full stop ends no sentence.
         (
             "I loved Dr. Strangelove and Fight Club",
