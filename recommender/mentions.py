@@ -124,6 +124,8 @@ _BARE_FEELINGS = [
 # Characters and pairs that code and markup use and titles hardly ever do.
 _CODE = re.compile(r"[;{}<>=`|\\]|--|/\*|\*/")
 _ARTICLES_ALONE = {"the", "a", "an", "le", "la", "les", "el", "il", "die", "der", "das"}
+# Words that stand for a movie without naming it, as people write them.
+_PRONOUNS = {"it", "that", "this", "this one", "that one", "them", "those"}
 _PLURAL = re.compile(r"\b(?:were|are|both|all|they)\b", re.IGNORECASE)
 
 # A full stop after an abbreviation or an initial ("Dr. Strangelove", "Kramer vs.
@@ -397,6 +399,9 @@ def _is_noise(title: str, is_title: Callable[[str], bool] = lambda _: False) -> 
     code (``Robert')``) names no movie."""
     if not re.search(r"\w", title) or title.lower() in _ARTICLES_ALONE:
         return True
+    if title.strip() in _PRONOUNS:
+        return True  # "I loved it"; "It" (1990, 2017) is written with a capital
+
     return looks_like_code(title) and not is_title(title)
 
 

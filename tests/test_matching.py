@@ -183,6 +183,10 @@ def quirky_titles(catalog):
         ("lol I loved Heat", [("Heat", 5.0)]),
         ("hey, Jaws was ok", [("Jaws", 3.0)]),
         ("wow! Up was great", [("Up", 4.5)]),
+        # A pronoun names no movie; the movie "It" has a capital.
+        ("I loved it", []),
+        ("I give it a 5", []),
+        ("I loved It", [("It", 5.0)]),
         # Other ways of saying how much.
         ("I give Jaws a 4", [("Jaws", 4.0)]),
         ("Heat gets a 2.5", [("Heat", 2.5)]),
