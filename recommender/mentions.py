@@ -91,8 +91,13 @@ _LEADING_STARS = re.compile(
     r"(?P<scale>/\s*5|out\s+of\s+5|stars?|★)\s+(?:for|to)\s+",
     re.IGNORECASE,
 )
-# "I give Alien a 4", "Heat gets a 3.5": stars out of 5, the scale unsaid.
-_GRADE = re.compile(r"\s+(?:gets\s+)?an?\s+(?P<stars>[0-5](?:[.,]5)?)\s*[!.]*$", re.I)
+# "I give Alien a 4", "Heat gets a 3.5", "Seven: 2.5", "Up - 4": stars out of
+# 5, the scale unsaid.
+_GRADE = re.compile(
+    r"(?:\s+(?:gets\s+)?an?\s+|\s*[:=]\s*|\s+[-–—]\s+)"
+    r"(?P<stars>[0-5](?:[.,]5)?)\s*[!.]*$",
+    re.IGNORECASE,
+)
 _STAR_SYMBOLS = re.compile(r"[\s,(:\-–—]*(?P<symbols>★{1,5}(?:½)?)\)?\s*$")
 
 _SUBJECT = (

@@ -190,6 +190,7 @@ def quirky_titles(catalog):
         # Other ways of saying how much.
         ("I give Jaws a 4", [("Jaws", 4.0)]),
         ("Heat gets a 2.5", [("Heat", 2.5)]),
+        ("Heat: 2.5, Up - 4", [("Heat", 2.5), ("Up", 4.0)]),
         ("my favourite movie is Up", [("Up", 5.0)]),
         ("I loved both Heat and Up", [("Heat", 5.0), ("Up", 5.0)]),
         # An abbreviation's full stop ends no sentence.
