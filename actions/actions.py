@@ -300,6 +300,9 @@ class ActionRecordMovies(MovieAction):
         said: dict[int, int] = {}  # movie id -> index in lines, for repeats
         for mention in mentions:
             match = catalog.match(mention.title)
+            if mention.unseen:
+                lines.append(self._unseen_line(sender, mention, match))
+                continue
             if match.kind is MatchKind.MATCHED:
                 movie = match.movie
                 instead = self._offered_instead(
@@ -356,6 +359,20 @@ class ActionRecordMovies(MovieAction):
                 "the rest in another message."
             )
         return lines
+
+    def _unseen_line(self, sender: Person, mention: Mention, match) -> str:
+        """What to say of a movie the person has not watched: it is not added."""
+        if match.kind is not MatchKind.MATCHED:
+            return (
+                f"OK, you haven't seen {replies.quoted(mention.title)}; nothing added."
+            )
+        movie = match.movie
+        if any(e.movie_id == movie.movie_id for e in store().history(sender)):
+            return (
+                f"{movie.display} is in your profile although you haven't seen it: "
+                f"say “delete {split_year(mention.title)[0]}” to take it out."
+            )
+        return f"OK, you haven't seen {movie.display}: I leave it out of your profile."
 
     def _offered_instead(
         self,

@@ -108,6 +108,11 @@ _COPULA = (
     r"they|both|all)\s+)*(?:(?:was|is|were|are|s)\s+)?(?:(?:both|all|really|very"
     r"|pretty|quite|so|just|kind\s+of|kinda|sort\s+of|absolutely|totally)\s+)*"
 )
+_UNSEEN = re.compile(
+    rf"^{_SUBJECT}(?:did\s*n[o']?t|didnt|have\s*n[o']?t|havent|ve\s+not|never|not)"
+    r"\s+(?:yet\s+|even\s+)?(?:watch(?:ed)?|see|seen|saw)\s+",
+    re.IGNORECASE,
+)
 _PREFIX_FEELINGS = [
     # "I loved both Up and Heat": the "both" is no title's.
     (re.compile(rf"^{_SUBJECT}(?:{pattern})\s+(?:both\s+)?", re.IGNORECASE), stars)
@@ -158,7 +163,7 @@ _FILLER = re.compile(
 )
 _TRAILING_FILLER = re.compile(
     r"(?:[\s,]+(?:too|as\s+well|also|a\s+lot|lol|haha|very\s+much|so\s+much|"
-    r"yesterday|last\s+night|recently|again|movie|film))+[\s!.?]*$",
+    r"yesterday|last\s+night|recently|again|yet|movie|film))+[\s!.?]*$",
     re.IGNORECASE,
 )
 # Interjections a message may open with ("lol", "hey,"); see parse_mentions.
@@ -186,6 +191,8 @@ class Mention:
     # A rating off the scale ("6/5", "-1/5") as written; ``rating`` is then None,
     # so that no made-up rating is saved.
     bad_rating: str | None = None
+    # "I haven't seen Avatar": named as a movie the person has not watched.
+    unseen: bool = False
 
 
 def parse_mentions(
@@ -329,6 +336,12 @@ def _read_feelings(
 ) -> Mention:
     """The title in ``text`` with the feeling words at its edges taken off."""
     leading = False
+    unseen = _UNSEEN.match(text)
+    if unseen and unseen.end() < len(text):
+        title = _TRAILING_FILLER.sub("", text[unseen.end() :].strip())
+        return Mention(
+            _QUOTES.sub("", title).strip(" ,.!?:;-"), None, None, unseen=True
+        )
     for pattern, value in _PREFIX_FEELINGS:
         found = pattern.match(text)
         if found and found.end() < len(text):
@@ -366,6 +379,7 @@ def _share_feelings(mentions: list[Mention]) -> list[Mention]:
         if (
             mention.rating is None
             and mention.bad_rating is None
+            and not mention.unseen
             and shared
             and shared[-1].leading
         ):

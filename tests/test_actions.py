@@ -210,6 +210,20 @@ def test_a_button_pressed_again_is_no_title(payload, intent, entities):
     assert history() == [(7, None)]
 
 
+def test_a_movie_not_seen_is_not_added():
+    chat = Chat()
+    reply = chat.text(RECORD, "I loved Heat but I haven't seen Up yet")
+    assert "✓ Heat (1995): loved (5★)" in reply
+    assert "OK, you haven't seen Up (2009): I leave it out of your profile." in reply
+    assert history() == [(2, 5.0)]
+    reply = chat.text(RECORD, "I never saw Heat")
+    assert reply == (
+        "Heat (1995) is in your profile although you haven't seen it: say "
+        "“delete Heat” to take it out."
+    )
+    assert history() == [(2, 5.0)]
+
+
 def test_a_numeric_title_is_a_movie_when_nothing_is_asked(more_titles):
     assert "✓ 9 (2009)" in Chat().text(RECORD, "I liked 9", intent="inform_movies")
 

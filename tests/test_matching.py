@@ -170,6 +170,22 @@ def quirky_titles(catalog):
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
+        ("I didn't watch Titanic", [("Titanic", True)]),
+        ("I haven't seen Up yet", [("Up", True)]),
+        ("never saw Jaws", [("Jaws", True)]),
+        ("I loved Heat and haven't seen Up", [("Heat", False), ("Up", True)]),
+        ("I didn't like Heat", [("Heat", False)]),
+    ],
+)
+def test_parse_mentions_movies_not_seen(message, expected):
+    mentions, _ = parse_mentions(message)
+    assert [(m.title, m.unseen) for m in mentions] == expected
+    assert all(m.rating is None for m in mentions if m.unseen)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
         # A title that starts with yes/no keeps it.
         ("Yes Man was ok", [("Yes Man", 3.0)]),
         ("I liked Yes Man", [("Yes Man", 4.0)]),
