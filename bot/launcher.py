@@ -203,10 +203,25 @@ def channels(env: dict[str, str], rasa_port: int) -> Path:
     return path
 
 
-# A server that stops by itself is started again, unless it stopped this often
-# within the window: then something is wrong that a restart will not mend.
+# A server that stops by itself, or stops answering, is started again up to
+# MAX_RESTARTS times within the window; at the next stop something is wrong that
+# a restart will not mend.
 MAX_RESTARTS = 5
 RESTART_WINDOW = 600.0
+# A running server is asked for its health this often; this many unanswered
+# checks in a row (a hung or killed worker behind a live parent) count as a stop.
+HEALTH_EVERY = 10.0
+HEALTH_MISSES = 3
+
+
+def exit_status(code: int | None) -> str:
+    """``-9`` -> "killed by SIGKILL", ``1`` -> "exit code 1"."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            pass
+    return f"exit code {code}"
 
 
 def serve(rasa_port: int, action_port: int) -> int:
@@ -251,6 +266,7 @@ def serve(rasa_port: int, action_port: int) -> int:
         wait_until_up(health[what], process, what, lambda: stopping)
 
     restarts: dict[str, list[float]] = {what: [] for what in servers}
+    misses = dict.fromkeys(servers, 0)
     try:
         check_free("serve", rasa_port, action_port)
         start("action server")
@@ -265,36 +281,55 @@ def serve(rasa_port: int, action_port: int) -> int:
         logger.info(
             "chat in a browser: http://localhost:%d/webhooks/webchat/", rasa_port
         )
+        checked = time.monotonic()
         while not stopping:
             if os.getppid() != parent:
                 # `make serve` was killed: make passes no SIGTERM on to us.
                 logger.info("the command that started MovieBot is gone, shutting down")
                 return 0
+            check = time.monotonic() - checked >= HEALTH_EVERY
             for what, process in servers.items():
-                if process is None or process.poll() is None:
+                problem = None
+                if process is None or process.poll() is not None:
+                    code = None if process is None else process.returncode
+                    problem = f"stopped ({exit_status(code)})"
+                elif check:
+                    misses[what] = 0 if _answers(health[what]) else misses[what] + 1
+                    if misses[what] >= HEALTH_MISSES:
+                        problem = f"has not answered at {health[what]} for a while"
+                if problem is None:
                     continue
                 now = time.monotonic()
                 recent = [t for t in restarts[what] if now - t < RESTART_WINDOW]
                 if len(recent) >= MAX_RESTARTS:
                     logger.error(
-                        "the %s exited with code %s (%d times in %.0f minutes): "
-                        "giving up",
+                        "the %s %s, after %d restarts in %.0f minutes: giving up "
+                        "(its output is above)",
                         what,
-                        process.returncode,
-                        len(recent) + 1,
+                        problem,
+                        len(recent),
                         RESTART_WINDOW / 60,
                     )
                     return 1
                 logger.error(
-                    "the %s exited with code %s; starting it again (profiles and "
-                    "conversations are kept)",
+                    "the %s %s; starting it again (profiles and conversations "
+                    "are kept)",
                     what,
-                    process.returncode,
+                    problem,
                 )
-                restarts[what] = [*recent, now]
+                restarts[what], misses[what] = [*recent, now], 0
                 stop(process, what)  # whatever it started goes too
-                start(what)
-                logger.info("the %s is back", what)
+                try:
+                    start(what)
+                except Interrupted:
+                    raise
+                except RuntimeError as error:
+                    # It failed while starting: the next round sees it stopped.
+                    logger.error("%s", error)
+                else:
+                    logger.info("the %s is back", what)
+            if check:
+                checked = time.monotonic()
             time.sleep(0.5)
         return 0
     except Interrupted as error:
@@ -345,7 +380,7 @@ def chat(
         for what, process in servers.items():
             if process is not None and process.poll() is not None:
                 return (
-                    f"the {what} stopped (exit code {process.returncode}); "
+                    f"the {what} stopped ({exit_status(process.returncode)}); "
                     f"its log is {_shown(logs[what])}"
                 )
         for what, url in health.items():
@@ -402,12 +437,21 @@ def chat(
             now = time.monotonic()
             recent = [t for t in restarts[what] if now - t < RESTART_WINDOW]
             if len(recent) >= MAX_RESTARTS:
+                logger.error(
+                    "the %s stopped (%s) after %d restarts in %.0f minutes: not "
+                    "starting it again (its log is %s)",
+                    what,
+                    exit_status(process.returncode),
+                    len(recent),
+                    RESTART_WINDOW / 60,
+                    _shown(logs[what]),
+                )
                 return False
             restarts[what] = [*recent, now]
             logger.warning(
-                "the %s stopped (exit code %s; its log is %s); starting it again",
+                "the %s stopped (%s; its log is %s); starting it again",
                 what,
-                process.returncode,
+                exit_status(process.returncode),
                 _shown(logs[what]),
             )
             stop(process, what)

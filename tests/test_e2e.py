@@ -254,8 +254,26 @@ def test_a_crashed_action_server_is_started_again_and_nothing_is_lost(
             time.sleep(1)
         reply = bot.text(me, "show my movies")
         assert "Heat (1995)" in reply
+
+        # Now it hangs: it still holds its port but answers nothing, which
+        # only its health shows.
+        parent = int(
+            subprocess.run(
+                ["pgrep", "-f", f"rasa_sdk --actions actions --port {bot.action_port}"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()[0]
+        )
+        os.killpg(parent, signal.SIGSTOP)
+        deadline = time.monotonic() + 240
+        while bot.log.read_text().count("the action server is back") < 2:
+            assert time.monotonic() < deadline, bot.log.read_text()[-3000:]
+            assert bot.process.poll() is None, bot.log.read_text()[-3000:]
+            time.sleep(1)
         assert "Jaws (1975)" in bot.text(me, "Jaws was ok")
+        assert "Heat (1995)" in bot.text(me, "show my movies")
     finally:
         bot.stop()
     log = bot.log.read_text()
-    assert "the action server exited with code -9; starting it again" in log
+    assert "the action server stopped (killed by SIGKILL); starting it again" in log
+    assert "the action server has not answered at" in log, log[-3000:]
