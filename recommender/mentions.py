@@ -81,7 +81,8 @@ _ADJECTIVE_FEELINGS: list[tuple[str, float]] = [
 # Lazy before the number, so that a minus sign stuck to it ("-1/5") is read as
 # one rather than as a dash between title and rating ("Alien - 1/5").
 _STARS = re.compile(
-    r"[\s,(:\-–—]*?(?:(?:i\s+)?(?:rated?|gave)\s+(?:it\s+)?)?"
+    r"[\s,(:\-–—]*?(?:(?:i\s+)?(?:rated?|gave)\s+(?:it\s+)?"
+    r"|(?:was|is|were|are|gets?|got)\s+(?:a\s+)?)?"
     r"(?P<stars>-?\d{1,3}(?:[.,]\d)?)\s*"
     r"(?P<scale>/\s*5|out\s+of\s+5|stars?|★|/\s*10|out\s+of\s+10)\)?\s*$",
     re.IGNORECASE,
@@ -94,7 +95,7 @@ _LEADING_STARS = re.compile(
 # "I give Alien a 4", "Heat gets a 3.5", "Seven: 2.5", "Up - 4": stars out of
 # 5, the scale unsaid.
 _GRADE = re.compile(
-    r"(?:\s+(?:gets\s+)?an?\s+|\s*[:=]\s*|\s+[-–—]\s+)"
+    r"(?:\s+(?:(?:gets?|got|was|is)\s+)?an?\s+|\s*[:=]\s*|\s+[-–—]\s+)"
     r"(?P<stars>[0-5](?:[.,]5)?)\s*[!.]*$",
     re.IGNORECASE,
 )

@@ -207,6 +207,8 @@ def test_parse_mentions_movies_not_seen(message, expected):
         ("I give Jaws a 4", [("Jaws", 4.0)]),
         ("Heat gets a 2.5", [("Heat", 2.5)]),
         ("Heat: 2.5, Up - 4", [("Heat", 2.5), ("Up", 4.0)]),
+        ("Jaws was 2/5, Heat is 4 stars", [("Jaws", 2.0), ("Heat", 4.0)]),
+        ("Up was a 3", [("Up", 3.0)]),
         ("my favourite movie is Up", [("Up", 5.0)]),
         ("I loved both Heat and Up", [("Heat", 5.0), ("Up", 5.0)]),
         # An abbreviation's full stop ends no sentence.
