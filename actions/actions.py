@@ -200,8 +200,8 @@ class ActionRecordMovies(MovieAction):
                 attempt = True
             elif picked is None and number is not None:
                 lines.append(
-                    f"There is no number {number} here: answer with 1 to "
-                    f"{len(options)}, the year or the title (or “none”)."
+                    f"There is no number {number} here: answer with the number of "
+                    "one of the movies listed, its year or its title (or “none”)."
                 )
                 attempt = True
             elif picked is Skip.NONE:
@@ -572,7 +572,8 @@ class ActionForgetMe(MovieAction):
                     SlotSet(OFFERED, None),
                     Restarted(),
                 ]
-            dispatcher.utter_message(text="OK, I keep your profile as it is.")
+            kept = "your profile" if store().history(sender) else "our conversation"
+            dispatcher.utter_message(text=f"OK, I keep {kept} as it is.")
             events: list = [SlotSet(FORGET, False)]
             if intent != "deny" and _names_movies(text):
                 # "Yes Man was great" is no yes, but it is a movie.

@@ -181,8 +181,8 @@ def test_a_number_out_of_range_is_no_movie_and_keeps_the_question(more_titles, a
     messages, _ = chat.say(RECORD, answer, intent="inform_movies")
     number = answer.lstrip("#")
     assert messages[0]["text"] == (
-        f"There is no number {number} here: answer with 1 to 2, the year or the "
-        "title (or “none”)."
+        f"There is no number {number} here: answer with the number of one of the "
+        "movies listed, its year or its title (or “none”)."
     )
     assert "Which “Sabrina”" in messages[-1]["text"]
     assert history() == []
@@ -560,6 +560,15 @@ def test_forget_me_with_an_empty_profile_still_deletes_the_conversation():
     messages, events = chat.say(FORGET, "yes", intent="affirm")
     assert messages[0]["text"] == "Done: I deleted our conversation. We start afresh."
     assert Restarted() in events
+
+
+def test_forget_me_with_an_empty_profile_answered_no_keeps_the_conversation():
+    chat = Chat()
+    chat.say(FORGET, "forget me", intent="forget_me")
+    chat.forget = True
+    messages, events = chat.say(FORGET, "no", intent="deny")
+    assert messages[0]["text"] == "OK, I keep our conversation as it is."
+    assert Restarted() not in events
 
 
 @pytest.mark.parametrize(
