@@ -1,10 +1,12 @@
 """Rasa's REST channel, refusing requests it cannot answer for someone.
 
 Rasa 3.6 files a request without a sender under the sender id "default", so
-that everyone who leaves it out shares one profile, and answers a message that
-is no text with an empty list and a logged traceback. Here both get 400 and a
-line saying what to send. The address (/webhooks/rest/webhook), the channel's
-name ("rest") and everything else stay Rasa's.
+that everyone who leaves it out shares one profile, and answers a message,
+metadata or channel name of the wrong type with an empty list and a logged
+traceback. Here these get 400 and a line saying what to send; a missing or null
+message is an empty one, which the bot answers. The address
+(/webhooks/rest/webhook), the channel's name ("rest") and everything else stay
+Rasa's.
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ class RestInput(RasaRestInput):
         if len(sender) > MAX_SENDER:
             raise BadRequest(f'"sender" must be at most {MAX_SENDER} characters')
         return sender
+
+    def _extract_input_channel(self, req: Request) -> str:
+        channel = _body(req).get("input_channel")
+        if channel is not None and not isinstance(channel, str):
+            raise BadRequest('"input_channel" must be a string')
+        return channel or self.name()
+
+    def get_metadata(self, request: Request) -> dict[str, Any] | None:
+        metadata = _body(request).get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise BadRequest('"metadata" must be a JSON object')
+        return metadata
 
     def _extract_message(self, req: Request) -> str:
         message = _body(req).get("message")

@@ -204,6 +204,8 @@ REFUSED = [
     ({"sender": "e2e-odd", "message": 42}, '"message" must be a string'),
     ({"sender": "e2e-odd", "message": ["a"]}, '"message" must be a string'),
     (["I loved Heat"], "send a JSON object"),
+    ({"sender": "e2e-odd", "message": "hi", "metadata": "x"}, '"metadata" must be'),
+    ({"sender": "e2e-odd", "message": "hi", "input_channel": ["x"]}, "must be a"),
 ]
 
 
