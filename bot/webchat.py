@@ -188,6 +188,8 @@ def history_messages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             metadata = event.get("metadata") or {}
             shown = metadata.get("shown") if isinstance(metadata, dict) else None
             text = shown if isinstance(shown, str) else event.get("text") or ""
+            if messages and messages[-1] == {"from": "user", "text": text}:
+                continue  # sent again because no answer came: shown once
             messages.append({"from": "user", "text": text})
         elif event.get("event") == "bot":
             messages += [{"from": "bot", **m} for m in _as_sent(event)]

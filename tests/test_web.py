@@ -307,6 +307,9 @@ def test_a_message_no_one_answered_can_be_sent_again(real_artifacts, tmp_path, b
         page_url = f"http://127.0.0.1:{bot.rasa_port}/webhooks/webchat/"
         context, page, errors = open_chat(browser, page_url)
         say(page, "I loved Heat", "You have 1 movie in your profile")
+        other = context.new_page()  # the same conversation in another tab
+        other.goto(page_url)
+        expect(other.locator("#send")).to_be_enabled(timeout=ANSWER_MS)
 
         found = subprocess.run(
             ["pgrep", "-f", f"rasa_sdk --actions actions --port {bot.action_port}"],
@@ -333,7 +336,16 @@ def test_a_message_no_one_answered_can_be_sent_again(real_artifacts, tmp_path, b
         reply = page.locator(".message--bot", has_text="Jaws (1975): ok (3★)")
         expect(reply).to_be_visible(timeout=ANSWER_MS)
         expect(notice).to_have_count(0)
-        # The message shows once, as it was sent once by the person.
+        # The message shows once, as the person sent it once: here, in the
+        # other tab, and after a reload.
+        for tab in (page, other):
+            said = tab.locator(".message--user", has_text="Jaws was ok")
+            expect(said).to_have_count(1)
+        expect(other.locator(".message--bot", has_text="Jaws (1975)")).to_have_count(1)
+        page.reload()
+        expect(page.locator(".message--bot", has_text="Jaws (1975)")).to_be_visible(
+            timeout=ANSWER_MS
+        )
         expect(page.locator(".message--user", has_text="Jaws was ok")).to_have_count(1)
         assert errors == []
         context.close()

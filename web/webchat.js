@@ -82,6 +82,18 @@
     addEntry("user", element("p", "bubble", text));
   }
 
+  function lastUserText() {
+    const said = log.querySelectorAll(".message--user");
+    return said.length ? said[said.length - 1].textContent : null;
+  }
+
+  // True when the log ends with the person's ``text`` and no answer yet.
+  function endsWithUnanswered(text) {
+    const entries = log.querySelectorAll(".message:not(.message--typing)");
+    const last = entries[entries.length - 1];
+    return Boolean(last && last.classList.contains("message--user") && last.textContent === text);
+  }
+
   function showBot(message) {
     stopTyping();
     unanswered = null;
@@ -187,7 +199,9 @@
       session_id: sessionId,
       metadata: shown ? { shown } : {},
     });
-    if (!repeat) showUser(shown || text);
+    // Sent again: shown again only where the page lost it (a reconnection
+    // reloads what the server kept, which a lost message is not in).
+    if (!repeat || lastUserText() !== (shown || text)) showUser(shown || text);
     unanswered = { text, shown };
     startTyping();
   }
@@ -246,7 +260,9 @@
   socket.on(settings.botEvent, showBot);
   // What the person said in another tab of the same conversation.
   socket.on("user_echo", (message) => {
-    if (message && typeof message.text === "string") showUser(message.text);
+    if (!message || typeof message.text !== "string") return;
+    // The same message sent again because no answer came shows once.
+    if (!endsWithUnanswered(message.text)) showUser(message.text);
   });
 
   socket.on("disconnect", () => {
