@@ -214,6 +214,28 @@ HEALTH_EVERY = 10.0
 HEALTH_MISSES = 3
 
 
+class Restarts:
+    """When each server was started again, within the last RESTART_WINDOW: the
+    budget `make serve` and `make chat` share."""
+
+    def __init__(self) -> None:
+        self._times: dict[str, list[float]] = {}
+
+    def recent(self, what: str) -> int:
+        """Restarts of ``what`` within the window."""
+        now = time.monotonic()
+        times = [t for t in self._times.get(what, []) if now - t < RESTART_WINDOW]
+        self._times[what] = times
+        return len(times)
+
+    def take(self, what: str) -> bool:
+        """Count one more restart of ``what``; False when its budget is spent."""
+        if self.recent(what) >= MAX_RESTARTS:
+            return False
+        self._times[what].append(time.monotonic())
+        return True
+
+
 def exit_status(code: int | None) -> str:
     """``-9`` -> "killed by SIGKILL", ``1`` -> "exit code 1"."""
     if code is not None and code < 0:
@@ -265,7 +287,7 @@ def serve(rasa_port: int, action_port: int) -> int:
         servers[what] = process
         wait_until_up(health[what], process, what, lambda: stopping)
 
-    restarts: dict[str, list[float]] = {what: [] for what in servers}
+    restarts = Restarts()
     misses = dict.fromkeys(servers, 0)
     try:
         check_free("serve", rasa_port, action_port)
@@ -299,15 +321,13 @@ def serve(rasa_port: int, action_port: int) -> int:
                         problem = f"has not answered at {health[what]} for a while"
                 if problem is None:
                     continue
-                now = time.monotonic()
-                recent = [t for t in restarts[what] if now - t < RESTART_WINDOW]
-                if len(recent) >= MAX_RESTARTS:
+                if not restarts.take(what):
                     logger.error(
                         "the %s %s, after %d restarts in %.0f minutes: giving up "
                         "(its output is above)",
                         what,
                         problem,
-                        len(recent),
+                        restarts.recent(what),
                         RESTART_WINDOW / 60,
                     )
                     return 1
@@ -317,7 +337,7 @@ def serve(rasa_port: int, action_port: int) -> int:
                     what,
                     problem,
                 )
-                restarts[what], misses[what] = [*recent, now], 0
+                misses[what] = 0
                 stop(process, what)  # whatever it started goes too
                 try:
                     start(what)
@@ -425,7 +445,7 @@ def chat(
                 raise
             raise RuntimeError(f"{error}; see {_shown(logs[what])}") from error
 
-    restarts: dict[str, list[float]] = {what: [] for what in SERVERS}
+    restarts = Restarts()
 
     def mend() -> bool:
         """Start again the servers of ours that stopped by themselves, as
@@ -434,20 +454,17 @@ def chat(
         for what, process in servers.items():
             if process is None or process.poll() is None:
                 continue
-            now = time.monotonic()
-            recent = [t for t in restarts[what] if now - t < RESTART_WINDOW]
-            if len(recent) >= MAX_RESTARTS:
+            if not restarts.take(what):
                 logger.error(
                     "the %s stopped (%s) after %d restarts in %.0f minutes: not "
                     "starting it again (its log is %s)",
                     what,
                     exit_status(process.returncode),
-                    len(recent),
+                    restarts.recent(what),
                     RESTART_WINDOW / 60,
                     _shown(logs[what]),
                 )
                 return False
-            restarts[what] = [*recent, now]
             logger.warning(
                 "the %s stopped (%s; its log is %s); starting it again",
                 what,
