@@ -38,6 +38,22 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def signal_action_server(port: int, signum: signal.Signals) -> None:
+    """Send ``signum`` to the action server on ``port`` and all it started."""
+    found = subprocess.run(
+        ["pgrep", "-f", f"rasa_sdk --actions actions --port {port}"],
+        capture_output=True,
+        text=True,
+    )
+    pids = [int(pid) for pid in found.stdout.split()]
+    assert pids, "no action server process found"
+    for pid in pids:
+        try:
+            os.killpg(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
 class Bot:
     """`python -m bot.launcher serve` as `make serve` runs it, on free ports."""
 
@@ -89,6 +105,15 @@ class Bot:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(60)
+
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = 180) -> None:
+        """Wait until the servers' log holds ``text`` ``count`` times, while
+        `serve` keeps running."""
+        deadline = time.monotonic() + timeout
+        while self.log.read_text().count(text) < count:
+            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            time.sleep(1)
 
     def say(self, sender: str, text: str) -> list[dict]:
         body = json.dumps({"sender": sender, "message": text}).encode()
@@ -236,42 +261,16 @@ def test_a_crashed_action_server_is_started_again_and_nothing_is_lost(
     try:
         me = "crash-person"
         assert "Heat (1995): loved (5★)" in bot.text(me, "I loved Heat")
-        found = subprocess.run(
-            ["pgrep", "-f", f"rasa_sdk --actions actions --port {bot.action_port}"],
-            capture_output=True,
-            text=True,
-        )
-        pids = [int(pid) for pid in found.stdout.split()]
-        assert pids, "no action server process found"
-        for pid in pids:  # as the kernel's out-of-memory killer would
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-        deadline = time.monotonic() + 180
-        while "the action server is back" not in bot.log.read_text():
-            assert time.monotonic() < deadline, bot.log.read_text()[-3000:]
-            assert bot.process.poll() is None, bot.log.read_text()[-3000:]
-            time.sleep(1)
+        # As the kernel's out-of-memory killer would.
+        signal_action_server(bot.action_port, signal.SIGKILL)
+        bot.wait_for_log("the action server is back")
         reply = bot.text(me, "show my movies")
         assert "Heat (1995)" in reply
 
         # Now it hangs: it still holds its port but answers nothing, which
         # only its health shows.
-        parent = int(
-            subprocess.run(
-                ["pgrep", "-f", f"rasa_sdk --actions actions --port {bot.action_port}"],
-                capture_output=True,
-                text=True,
-            ).stdout.split()[0]
-        )
-        os.killpg(parent, signal.SIGSTOP)
-        deadline = time.monotonic() + 240
-        while bot.log.read_text().count("the action server is back") < 2:
-            assert time.monotonic() < deadline, bot.log.read_text()[-3000:]
-            assert bot.process.poll() is None, bot.log.read_text()[-3000:]
-            time.sleep(1)
+        signal_action_server(bot.action_port, signal.SIGSTOP)
+        bot.wait_for_log("the action server is back", count=2, timeout=240)
         assert "Jaws (1975)" in bot.text(me, "Jaws was ok")
         assert "Heat (1995)" in bot.text(me, "show my movies")
     finally:

@@ -9,22 +9,14 @@ import pytest
 from actions import actions, replies
 from recommender.catalog import Movie
 from recommender.service import Pick, Picks
-from tests.test_actions import BEST, NEXT, RECORD, Chat
+
+# `served` (autouse) gives every test here the action server's tiny models and
+# a database of its own, as in the action tests.
+from tests.test_actions import BEST, NEXT, RECORD, Chat, served  # noqa: F401
 
 HEAT = Movie(2, "Heat", 1995, ("Action", "Crime", "Thriller"), imdb_id="0113277")
 TMDB_ONLY = Movie(3, "Heat, The", 2013, ("Action", "Comedy"), tmdb_id=136795)
 NO_LINKS = Movie(5, "Tom & Jerry <3", None, ("(no genres listed)",))
-
-
-@pytest.fixture(autouse=True)
-def served(tiny_artifacts, tmp_path, monkeypatch):
-    monkeypatch.setenv("MOVIEBOT_ARTIFACTS", str(tiny_artifacts))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'profiles.db'}")
-    actions.recommender.cache_clear()
-    actions.store.cache_clear()
-    yield
-    actions.recommender.cache_clear()
-    actions.store.cache_clear()
 
 
 def picks(*movies: Movie) -> Picks:

@@ -12,7 +12,6 @@ import os
 import shlex
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -25,7 +24,14 @@ from sqlalchemy import create_engine, text
 from bot import terminal
 from bot.launcher import start_actions, stop
 from recommender.profiles import Entry, Person, ProfileStore
-from tests.test_e2e import RASA_MODEL, RASA_PYTHON, ROOT, free_port, port_open
+from tests.test_e2e import (
+    RASA_MODEL,
+    RASA_PYTHON,
+    ROOT,
+    free_port,
+    port_open,
+    signal_action_server,
+)
 
 PROMPT = terminal.PROMPT
 SABRINA_1995, HEAT, UP = 7, 2, 13  # in the tiny MovieLens
@@ -353,18 +359,8 @@ def test_a_crashed_action_server_is_started_again_and_the_message_answered(chats
     chat.child.expect_exact(PROMPT)
     assert "Heat (1995): loved (5★)" in chat.say("I loved Heat", "loved (5★)")
 
-    found = subprocess.run(
-        ["pgrep", "-f", f"rasa_sdk --actions actions --port {chat.action_port}"],
-        capture_output=True,
-        text=True,
-    )
-    pids = [int(pid) for pid in found.stdout.split()]
-    assert pids, "no action server process found"
-    for pid in pids:  # as the kernel's out-of-memory killer would
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    # As the kernel's out-of-memory killer would.
+    signal_action_server(chat.action_port, signal.SIGKILL)
 
     shown = chat.say("show my movies", "Heat (1995)", timeout=180)
     assert "starting it again" in shown

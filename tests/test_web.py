@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e import Bot
+from tests.test_e2e import Bot, signal_action_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -295,9 +295,6 @@ def test_a_page_speaks_only_as_the_session_the_server_gave_it(bot, browser, url)
 
 
 def test_a_message_no_one_answered_can_be_sent_again(real_artifacts, tmp_path, browser):
-    import subprocess
-    import time
-
     from playwright.sync_api import expect
 
     bot = Bot(real_artifacts, tmp_path)
@@ -311,16 +308,7 @@ def test_a_message_no_one_answered_can_be_sent_again(real_artifacts, tmp_path, b
         other.goto(page_url)
         expect(other.locator("#send")).to_be_enabled(timeout=ANSWER_MS)
 
-        found = subprocess.run(
-            ["pgrep", "-f", f"rasa_sdk --actions actions --port {bot.action_port}"],
-            capture_output=True,
-            text=True,
-        )
-        for pid in [int(pid) for pid in found.stdout.split()]:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        signal_action_server(bot.action_port, signal.SIGKILL)
         page.locator("#message").fill("Jaws was ok")
         page.locator("#message").press("Enter")
         notice = page.locator(".message--unanswered")
@@ -328,10 +316,7 @@ def test_a_message_no_one_answered_can_be_sent_again(real_artifacts, tmp_path, b
             "No answer came to “Jaws was ok”.", timeout=ANSWER_MS
         )
 
-        deadline = time.monotonic() + 180
-        while "the action server is back" not in bot.log.read_text():
-            assert time.monotonic() < deadline, bot.log.read_text()[-3000:]
-            time.sleep(1)
+        bot.wait_for_log("the action server is back")
         notice.get_by_role("button", name="Send it again").click()
         reply = page.locator(".message--bot", has_text="Jaws (1975): ok (3★)")
         expect(reply).to_be_visible(timeout=ANSWER_MS)
